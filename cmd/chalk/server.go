@@ -1,0 +1,166 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/chalk-edu/chalk/auth"
+	"github.com/chalk-edu/chalk/rooms"
+	"github.com/chalk-edu/chalk/sfu"
+	"github.com/chalk-edu/chalk/signaling"
+	"github.com/chalk-edu/chalk/web"
+)
+
+// server is one Chalk node: the HTTP front (web client, /ws, /healthz, /metrics), the SFU and the
+// classroom state store, assembled from a serveConfig.
+type server struct {
+	cfg    serveConfig
+	log    *slog.Logger
+	ln     net.Listener
+	http   *http.Server
+	store  rooms.Store
+	sfu    *sfu.SFU
+	hub    *signaling.Hub
+	tokens *auth.Issuer
+}
+
+func newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (*server, error) {
+	s := &server{cfg: cfg, log: log}
+	if cfg.NodeID == "" {
+		host, _ := os.Hostname()
+		cfg.NodeID = host + "-" + randomHex(3)
+		s.cfg.NodeID = cfg.NodeID
+	}
+	secret := cfg.TokenSecret
+	if secret == "" { // dev mode only (parseServeConfig enforces it): tokens die with the process
+		secret = randomHex(32)
+	}
+	var err error
+	if s.tokens, err = auth.NewIssuer(secret); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.Storage, 0o755); err != nil {
+		return nil, fmt.Errorf("storage directory: %w", err)
+	}
+
+	if cfg.RedisURL == "" {
+		s.store = rooms.NewMemoryStore()
+	} else if s.store, err = rooms.NewRedisStore(ctx, cfg.RedisURL, rooms.RedisOptions{}); err != nil {
+		return nil, err
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), collectors.NewGoCollector())
+	sfuMetrics, sigMetrics := sfu.NewMetrics(), signaling.NewMetrics()
+	if err := errors.Join(sfuMetrics.Register(reg), sigMetrics.Register(reg)); err != nil {
+		s.close()
+		return nil, fmt.Errorf("register metrics: %w", err)
+	}
+
+	s.sfu, err = sfu.New(sfu.Config{
+		UDPPort: cfg.MediaPort, TCPPort: cfg.MediaTCPPort, BindIP: cfg.MediaBind,
+		NAT1To1IPs: cfg.PublicIPs, IncludeLoopback: cfg.Dev || isLoopback(cfg.MediaBind),
+		Logger: log, Metrics: sfuMetrics,
+	})
+	if err != nil {
+		s.close()
+		return nil, err
+	}
+	s.hub = signaling.NewHub(signaling.Config{
+		Store: s.store, SFU: s.sfu, Tokens: s.tokens, DevMode: cfg.Dev, Node: cfg.NodeID,
+		Logger: log, Metrics: sigMetrics,
+	})
+
+	mux := http.NewServeMux()
+	mux.Handle("GET /ws", s.hub)
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.Handle("/", web.Handler(web.Config{DevMode: cfg.Dev, CheckToken: func(room, token string) error {
+		_, err := s.tokens.Check(token, room)
+		return err
+	}}))
+	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+
+	if s.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+		s.close()
+		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	return s, nil
+}
+
+func (s *server) healthz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	w.Header().Set("Content-Type", "application/json")
+	// Reading a snapshot proves the state store answers, which is what a load balancer needs to know.
+	if _, err := s.store.Snapshot(ctx, "healthz"); err != nil {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		json.NewEncoder(w).Encode(map[string]string{"status": "unavailable", "error": err.Error()})
+		return
+	}
+	json.NewEncoder(w).Encode(map[string]string{"status": "ok", "node": s.cfg.NodeID})
+}
+
+// URL is the base URL links should use.
+func (s *server) URL() string {
+	if s.cfg.PublicURL != "" {
+		return s.cfg.PublicURL
+	}
+	_, port, _ := net.SplitHostPort(s.ln.Addr().String())
+	return "http://localhost:" + port
+}
+
+// serve runs the HTTP server until shutdown.
+func (s *server) serve() error {
+	if err := s.http.Serve(s.ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// shutdown says goodbye to every participant, stops HTTP, then releases media sockets and the store.
+func (s *server) shutdown(ctx context.Context) {
+	if err := s.hub.Close(ctx); err != nil {
+		s.log.Warn("sessions did not all end in time", "err", err)
+	}
+	if err := s.http.Shutdown(ctx); err != nil {
+		s.log.Warn("http shutdown", "err", err)
+	}
+	s.close()
+}
+
+func (s *server) close() {
+	if s.sfu != nil {
+		s.sfu.Close()
+	}
+	if s.store != nil {
+		s.store.Close()
+	}
+	if s.ln != nil {
+		s.ln.Close()
+	}
+}
+
+func isLoopback(ip string) bool {
+	p := net.ParseIP(ip)
+	return p != nil && p.IsLoopback()
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}

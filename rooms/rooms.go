@@ -1,0 +1,151 @@
+// Package rooms holds classroom state — rooms, participants, roles and published tracks — behind a
+// Store with two implementations: an embedded in-process store and a Redis store shared by nodes.
+//
+// Every change is applied atomically by the store and published as an Event with a per-room sequence
+// number. Consumers (each node's signaling hub) subscribe to a room's events, then read a Snapshot and
+// ignore events whose Seq is not above the snapshot's: that gives a consistent view with no gap.
+package rooms
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Role is what a participant may do in a room.
+type Role string
+
+const (
+	RoleInstructor Role = "instructor"
+	RoleStudent    Role = "student"
+)
+
+// Valid reports whether r is a known role.
+func (r Role) Valid() bool { return r == RoleInstructor || r == RoleStudent }
+
+// Source says what a published track carries.
+type Source string
+
+const (
+	SourceMicrophone Source = "microphone"
+	SourceCamera     Source = "camera"
+	SourceScreen     Source = "screen"
+)
+
+// Valid reports whether s is a known source.
+func (s Source) Valid() bool {
+	return s == SourceMicrophone || s == SourceCamera || s == SourceScreen
+}
+
+// Kind is the media kind of the source: "audio" or "video".
+func (s Source) Kind() string {
+	if s == SourceMicrophone {
+		return "audio"
+	}
+	return "video"
+}
+
+// Track is a published media track as the classroom sees it; the media itself lives in the SFU.
+type Track struct {
+	ID     string `json:"id"`
+	Source Source `json:"source"`
+	Muted  bool   `json:"muted"`
+}
+
+// Participant is one live session of a user in a room.
+type Participant struct {
+	ID       string    `json:"id"`       // unique per session, chosen by the joining node
+	Identity string    `json:"identity"` // stable user id (token subject); unique within a room
+	Name     string    `json:"name"`
+	Role     Role      `json:"role"`
+	Node     string    `json:"node"` // the node holding the participant's WebSocket and media
+	JoinedAt time.Time `json:"joinedAt"`
+	Tracks   []Track   `json:"tracks"`
+}
+
+// Snapshot is a room's state as of event Seq.
+type Snapshot struct {
+	Room         string        `json:"room"`
+	Seq          uint64        `json:"seq"`
+	Participants []Participant `json:"participants"` // ordered by JoinedAt, then ID
+}
+
+// EventType names a change to a room.
+type EventType string
+
+const (
+	EventParticipantJoined EventType = "participant_joined" // Participant set
+	EventParticipantLeft   EventType = "participant_left"   // ParticipantID, Reason set
+	EventTrackPublished    EventType = "track_published"    // ParticipantID, Track set
+	EventTrackUnpublished  EventType = "track_unpublished"  // ParticipantID, Track (ID and Source) set
+	EventTrackUpdated      EventType = "track_updated"      // ParticipantID, Track set (mute changed)
+)
+
+// Reasons a participant leaves.
+const (
+	ReasonLeft     = "left"     // the participant asked to leave
+	ReasonTimeout  = "timeout"  // silent for too long
+	ReasonReplaced = "replaced" // the same identity joined again
+)
+
+// Event is one applied change. Seq increases by exactly one per event within a room.
+type Event struct {
+	Room          string       `json:"room"`
+	Seq           uint64       `json:"seq"`
+	Type          EventType    `json:"type"`
+	At            time.Time    `json:"at"`
+	Participant   *Participant `json:"participant,omitempty"`
+	ParticipantID string       `json:"participantId,omitempty"`
+	Track         *Track       `json:"track,omitempty"`
+	Reason        string       `json:"reason,omitempty"`
+}
+
+var (
+	// ErrNotFound: the participant or track is not in the room.
+	ErrNotFound = errors.New("rooms: not found")
+	// ErrLagged ends a Subscription whose consumer fell too far behind; resubscribe and re-read the Snapshot.
+	ErrLagged = errors.New("rooms: subscriber lagged behind")
+	// ErrClosed: the store or subscription was closed.
+	ErrClosed = errors.New("rooms: closed")
+)
+
+// Store is the single source of truth for classroom state. All methods are safe for concurrent use,
+// and each mutating method applies its change and publishes its event(s) atomically.
+type Store interface {
+	// Join adds p to room (creating the room on first join). A participant already in the room with
+	// the same Identity is removed first (EventParticipantLeft, ReasonReplaced) and returned.
+	Join(ctx context.Context, room string, p Participant) (snap Snapshot, replaced *Participant, err error)
+	// Leave removes a participant and its tracks. ErrNotFound if absent.
+	Leave(ctx context.Context, room, participantID, reason string) error
+	// PublishTrack adds or replaces (same Track.ID) a track of a participant.
+	PublishTrack(ctx context.Context, room, participantID string, t Track) error
+	// UnpublishTrack removes a track. ErrNotFound if absent.
+	UnpublishTrack(ctx context.Context, room, participantID, trackID string) error
+	// SetTrackMuted changes a track's mute flag; no event if unchanged. ErrNotFound if absent.
+	SetTrackMuted(ctx context.Context, room, participantID, trackID string, muted bool) error
+	// Snapshot returns the room's current state (empty, Seq 0, for a room never joined).
+	Snapshot(ctx context.Context, room string) (Snapshot, error)
+	// Subscribe delivers the room's events in Seq order, starting with the first event applied after
+	// Subscribe returns, until ctx ends or Close is called.
+	Subscribe(ctx context.Context, room string) (*Subscription, error)
+	Close() error
+}
+
+// Subscription is a stream of one room's events.
+type Subscription struct {
+	C      <-chan Event // closed when the subscription ends; then Err says why
+	err    func() error
+	cancel func()
+}
+
+// NewSubscription is for Store implementations: c is closed when the subscription ends, after which
+// errFn reports why (nil for a normal Close); cancel ends it early.
+func NewSubscription(c <-chan Event, errFn func() error, cancel func()) *Subscription {
+	return &Subscription{C: c, err: errFn, cancel: cancel}
+}
+
+// Err reports why C was closed: nil after Close, ErrLagged, ErrClosed or a context/store error.
+func (s *Subscription) Err() error { return s.err() }
+
+// Close ends the subscription and releases its resources; C is closed soon after.
+func (s *Subscription) Close() { s.cancel() }

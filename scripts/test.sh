@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what the tests need (scripts/install-test-deps.sh), then runs every check and test:
+# gofmt, go vet, all tests with the race detector (real redis-server, real Chromium), and a short
+# benchmark smoke run. CI (.ci/run) runs exactly this script.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-test-deps.sh
+
+echo "== gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go') 2>/dev/null || true)
+if [ -n "$unformatted" ]; then
+  echo "gofmt would change:" >&2
+  echo "$unformatted" >&2
+  exit 1
+fi
+
+echo "== go vet"
+go vet ./...
+
+echo "== go test -race"
+go test -race -count=1 -timeout 20m ./...
+
+# Benchmarks are measurements, not pass/fail timings: a short run proves they still work.
+echo "== benchmarks (smoke)"
+go test -run '^$' -bench . -benchtime 200x ./sfu/ 2>&1 | grep -E '^(Benchmark|ok|PASS|FAIL)'

@@ -1,0 +1,116 @@
+package sfu
+
+import (
+	"fmt"
+	"strings"
+	"sync/atomic"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+)
+
+// DownTrack forwards one UpTrack to one subscriber. It implements webrtc.TrackLocal so Pion
+// negotiates it like any local track; the UpTrack's goroutine writes to it directly.
+type DownTrack struct {
+	up       *UpTrack
+	id       string
+	streamID string
+	metrics  *Metrics
+
+	bound        atomic.Pointer[binding]
+	needKeyframe atomic.Bool // video: drop packets until a keyframe starts, so decoding can begin
+
+	hdr rtp.Header // scratch header, touched only by the UpTrack's goroutine
+}
+
+// binding is what Pion negotiated for this track on the subscriber's connection.
+type binding struct {
+	ssrc uint32
+	pt   uint8
+	w    webrtc.TrackLocalWriter
+}
+
+func newDownTrack(up *UpTrack, m *Metrics) *DownTrack {
+	d := &DownTrack{up: up, id: up.id, streamID: streamIDFor(up), metrics: m}
+	d.needKeyframe.Store(up.kind == webrtc.RTPCodecTypeVideo)
+	return d
+}
+
+// streamIDFor groups a participant's microphone and camera in one msid stream, which is what browsers
+// synchronise for lip sync; a screen share is a stream of its own.
+func streamIDFor(up *UpTrack) string {
+	if up.id == "screen" {
+		return up.participant + "-screen"
+	}
+	return up.participant
+}
+
+// Bind is called by Pion when the subscriber's connection negotiated this track.
+func (d *DownTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
+	for _, c := range ctx.CodecParameters() {
+		if strings.EqualFold(c.MimeType, d.up.codec.MimeType) {
+			d.bound.Store(&binding{ssrc: uint32(ctx.SSRC()), pt: uint8(c.PayloadType), w: ctx.WriteStream()})
+			d.needKeyframe.Store(d.up.kind == webrtc.RTPCodecTypeVideo)
+			d.up.RequestKeyframe()
+			return c, nil
+		}
+	}
+	return webrtc.RTPCodecParameters{}, fmt.Errorf("sfu: subscriber cannot receive %s", d.up.codec.MimeType)
+}
+
+// Unbind is called by Pion when the track is no longer sent.
+func (d *DownTrack) Unbind(webrtc.TrackLocalContext) error {
+	d.bound.Store(nil)
+	return nil
+}
+
+func (d *DownTrack) ID() string                { return d.id }
+func (d *DownTrack) RID() string               { return "" }
+func (d *DownTrack) StreamID() string          { return d.streamID }
+func (d *DownTrack) Kind() webrtc.RTPCodecType { return d.up.kind }
+
+// writeRTP rewrites the packet for this subscriber (SSRC and payload type as negotiated here;
+// header extensions dropped, since their ids were negotiated on the publisher's connection) and
+// sends it. The header copy lives in d.hdr, so nothing is allocated.
+func (d *DownTrack) writeRTP(pkt *rtp.Packet, keyframe bool) {
+	b := d.bound.Load()
+	if b == nil {
+		return
+	}
+	if d.needKeyframe.Load() {
+		if !keyframe {
+			return
+		}
+		d.needKeyframe.Store(false)
+	}
+	d.hdr = pkt.Header
+	d.hdr.SSRC = b.ssrc
+	d.hdr.PayloadType = b.pt
+	d.hdr.Padding = false
+	d.hdr.Extension = false
+	d.hdr.Extensions = nil
+	if _, err := b.w.WriteRTP(&d.hdr, pkt.Payload); err != nil {
+		d.metrics.writeErrors.Inc()
+		return
+	}
+	d.metrics.packetsForwarded.Inc()
+	d.metrics.bytesForwarded.Add(float64(len(pkt.Payload)))
+}
+
+// readRTCP relays the subscriber's keyframe requests to the publisher until the sender stops.
+// Reading also lets the interceptors (NACK responder, reports) see the subscriber's feedback.
+func (d *DownTrack) readRTCP(sender *webrtc.RTPSender) {
+	for {
+		pkts, _, err := sender.ReadRTCP()
+		if err != nil {
+			return
+		}
+		for _, p := range pkts {
+			switch p.(type) {
+			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+				d.up.RequestKeyframe()
+			}
+		}
+	}
+}

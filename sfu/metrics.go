@@ -1,0 +1,38 @@
+package sfu
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Metrics are the SFU's Prometheus series. Counters on the forwarding path are plain atomics: no
+// labels, so no per-packet map lookup or allocation.
+type Metrics struct {
+	peers            prometheus.Gauge
+	upTracks         prometheus.Gauge
+	downTracks       prometheus.Gauge
+	packetsForwarded prometheus.Counter
+	bytesForwarded   prometheus.Counter
+	writeErrors      prometheus.Counter
+	keyframeRequests prometheus.Counter
+}
+
+// NewMetrics returns unregistered metrics; call Register to export them.
+func NewMetrics() *Metrics {
+	return &Metrics{
+		peers:            prometheus.NewGauge(prometheus.GaugeOpts{Name: "chalk_sfu_peers", Help: "Participants with media connections on this node."}),
+		upTracks:         prometheus.NewGauge(prometheus.GaugeOpts{Name: "chalk_sfu_up_tracks", Help: "Tracks being received from publishers."}),
+		downTracks:       prometheus.NewGauge(prometheus.GaugeOpts{Name: "chalk_sfu_down_tracks", Help: "Tracks being forwarded to subscribers."}),
+		packetsForwarded: prometheus.NewCounter(prometheus.CounterOpts{Name: "chalk_sfu_rtp_packets_forwarded_total", Help: "RTP packets written to subscribers."}),
+		bytesForwarded:   prometheus.NewCounter(prometheus.CounterOpts{Name: "chalk_sfu_rtp_payload_bytes_forwarded_total", Help: "RTP payload bytes written to subscribers."}),
+		writeErrors:      prometheus.NewCounter(prometheus.CounterOpts{Name: "chalk_sfu_rtp_write_errors_total", Help: "RTP packets that could not be written to a subscriber."}),
+		keyframeRequests: prometheus.NewCounter(prometheus.CounterOpts{Name: "chalk_sfu_keyframe_requests_total", Help: "Keyframe requests (PLI) sent to publishers, after throttling."}),
+	}
+}
+
+// Register adds the metrics to r.
+func (m *Metrics) Register(r prometheus.Registerer) error {
+	for _, c := range []prometheus.Collector{m.peers, m.upTracks, m.downTracks, m.packetsForwarded, m.bytesForwarded, m.writeErrors, m.keyframeRequests} {
+		if err := r.Register(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,244 @@
+// Package sfu forwards WebRTC media between the participants of a room: each participant publishes
+// over one peer connection and receives everyone else's tracks over another, all on one UDP port.
+//
+// The SFU holds media state only (peer connections, up-tracks, down-tracks). Who is in which room and
+// what they publish is classroom state, owned by package rooms; the signaling layer derives the SFU's
+// subscriptions from room events.
+package sfu
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/nack"
+	"github.com/pion/interceptor/pkg/report"
+	"github.com/pion/interceptor/pkg/twcc"
+	"github.com/pion/webrtc/v4"
+)
+
+// Config says where media flows and how candidates are advertised.
+type Config struct {
+	// UDPPort carries all ICE and media over UDP (one socket per address, demultiplexed by ICE
+	// username). 0 picks a free port (tests).
+	UDPPort int
+	// TCPPort carries ICE-TCP, a fallback for networks that block UDP. 0 picks a free port; -1 disables.
+	TCPPort int
+	// BindIP limits media to one local address (e.g. 127.0.0.1 in tests). Empty: all interfaces.
+	BindIP string
+	// NAT1To1IPs are public addresses that map 1:1 to this host; they replace host candidates.
+	NAT1To1IPs []string
+	// IncludeLoopback advertises loopback candidates (a browser on the same machine, tests).
+	IncludeLoopback bool
+	// ICEServers (STUN/TURN) are used by the server's peer connections and handed to clients.
+	ICEServers []webrtc.ICEServer
+	Logger     *slog.Logger
+	Metrics    *Metrics // nil: metrics are kept but not registered anywhere
+}
+
+// SFU creates peers and owns the shared media sockets and the per-room track registry.
+type SFU struct {
+	cfg     Config
+	api     *webrtc.API
+	log     *slog.Logger
+	metrics *Metrics
+	closers []func() error
+
+	mu    sync.Mutex
+	rooms map[string]*room
+}
+
+// New opens the media sockets and prepares the WebRTC stack.
+func New(cfg Config) (*SFU, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics()
+	}
+	s := &SFU{cfg: cfg, log: cfg.Logger.With("component", "sfu"), metrics: cfg.Metrics, rooms: map[string]*room{}}
+	api, err := s.newAPI()
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.api = api
+	return s, nil
+}
+
+// ICEServers returns the ICE servers clients should use.
+func (s *SFU) ICEServers() []webrtc.ICEServer { return s.cfg.ICEServers }
+
+// Close releases the media sockets. Peers must be closed first.
+func (s *SFU) Close() error {
+	var errs []error
+	for _, c := range s.closers {
+		errs = append(errs, c())
+	}
+	return errors.Join(errs...)
+}
+
+func (s *SFU) newAPI() (*webrtc.API, error) {
+	m := &webrtc.MediaEngine{}
+	// Only the codecs every browser can both send and decode; forwarding never transcodes.
+	videoFB := []webrtc.RTCPFeedback{{Type: "goog-remb"}, {Type: "ccm", Parameter: "fir"}, {Type: "nack"}, {Type: "nack", Parameter: "pli"}}
+	if err := m.RegisterCodec(webrtc.RTPCodecParameters{
+		RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000, RTCPFeedback: videoFB},
+		PayloadType:        96,
+	}, webrtc.RTPCodecTypeVideo); err != nil {
+		return nil, fmt.Errorf("sfu: register VP8: %w", err)
+	}
+	if err := m.RegisterCodec(webrtc.RTPCodecParameters{
+		RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"},
+		PayloadType:        111,
+	}, webrtc.RTPCodecTypeAudio); err != nil {
+		return nil, fmt.Errorf("sfu: register Opus: %w", err)
+	}
+
+	ir := &interceptor.Registry{}
+	// NACK: ask publishers to resend what we lost, and resend to subscribers what they lost.
+	gen, err := nack.NewGeneratorInterceptor()
+	if err != nil {
+		return nil, fmt.Errorf("sfu: nack generator: %w", err)
+	}
+	resp, err := nack.NewResponderInterceptor()
+	if err != nil {
+		return nil, fmt.Errorf("sfu: nack responder: %w", err)
+	}
+	ir.Add(gen)
+	ir.Add(resp)
+	// Sender and receiver reports: lip sync and RTT for both legs.
+	rr, err := report.NewReceiverInterceptor()
+	if err != nil {
+		return nil, fmt.Errorf("sfu: receiver reports: %w", err)
+	}
+	sr, err := report.NewSenderInterceptor()
+	if err != nil {
+		return nil, fmt.Errorf("sfu: sender reports: %w", err)
+	}
+	ir.Add(rr)
+	ir.Add(sr)
+	// TWCC feedback on what publishers send, so browsers' congestion control can ramp their upload.
+	// (Outbound TWCC needs a bandwidth estimator to consume it; Pion's header writer also allocates
+	// per packet. Both come with simulcast layer selection.)
+	m.RegisterFeedback(webrtc.RTCPFeedback{Type: webrtc.TypeRTCPFBTransportCC}, webrtc.RTPCodecTypeVideo)
+	m.RegisterFeedback(webrtc.RTCPFeedback{Type: webrtc.TypeRTCPFBTransportCC}, webrtc.RTPCodecTypeAudio)
+	for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio} {
+		if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: transportCCURI}, kind, webrtc.RTPTransceiverDirectionRecvonly); err != nil {
+			return nil, fmt.Errorf("sfu: register transport-cc: %w", err)
+		}
+	}
+	tw, err := twcc.NewSenderInterceptor()
+	if err != nil {
+		return nil, fmt.Errorf("sfu: twcc: %w", err)
+	}
+	ir.Add(tw)
+
+	se, err := s.settingEngine()
+	if err != nil {
+		return nil, err
+	}
+	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se)), nil
+}
+
+const transportCCURI = "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01"
+
+func (s *SFU) settingEngine() (webrtc.SettingEngine, error) {
+	var se webrtc.SettingEngine
+	se.LoggerFactory = pionLoggerFactory{log: s.log}
+	// mDNS candidates would hide our address behind a .local name the browser cannot resolve.
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	se.SetIncludeLoopbackCandidate(s.cfg.IncludeLoopback)
+	if len(s.cfg.NAT1To1IPs) > 0 {
+		se.SetNAT1To1IPs(s.cfg.NAT1To1IPs, webrtc.ICECandidateTypeHost)
+	}
+	networks := []webrtc.NetworkType{webrtc.NetworkTypeUDP4}
+
+	bindIP := net.ParseIP(s.cfg.BindIP)
+	if s.cfg.BindIP != "" && bindIP == nil {
+		return se, fmt.Errorf("sfu: bind IP %q is not an IP address", s.cfg.BindIP)
+	}
+	if bindIP != nil {
+		conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: bindIP, Port: s.cfg.UDPPort})
+		if err != nil {
+			return se, fmt.Errorf("sfu: listen on UDP %s: %w", net.JoinHostPort(s.cfg.BindIP, strconv.Itoa(s.cfg.UDPPort)), err)
+		}
+		mux := webrtc.NewICEUDPMux(se.LoggerFactory.NewLogger("udpmux"), conn)
+		s.closers = append(s.closers, mux.Close)
+		se.SetICEUDPMux(mux)
+		se.SetIPFilter(func(ip net.IP) bool { return ip.Equal(bindIP) })
+	} else {
+		opts := []ice.UDPMuxFromPortOption{ice.UDPMuxFromPortWithNetworks(ice.NetworkTypeUDP4)}
+		if s.cfg.IncludeLoopback {
+			opts = append(opts, ice.UDPMuxFromPortWithLoopback())
+		}
+		mux, err := ice.NewMultiUDPMuxFromPort(s.cfg.UDPPort, opts...)
+		if err != nil {
+			return se, fmt.Errorf("sfu: listen on UDP port %d: %w", s.cfg.UDPPort, err)
+		}
+		s.closers = append(s.closers, mux.Close)
+		se.SetICEUDPMux(mux)
+	}
+
+	if s.cfg.TCPPort >= 0 {
+		ln, err := net.ListenTCP("tcp4", &net.TCPAddr{IP: bindIP, Port: s.cfg.TCPPort})
+		if err != nil {
+			return se, fmt.Errorf("sfu: listen on TCP port %d: %w", s.cfg.TCPPort, err)
+		}
+		mux := webrtc.NewICETCPMux(se.LoggerFactory.NewLogger("tcpmux"), ln, 32)
+		s.closers = append(s.closers, mux.Close)
+		se.SetICETCPMux(mux)
+		networks = append(networks, webrtc.NetworkTypeTCP4)
+	}
+	se.SetNetworkTypes(networks)
+	return se, nil
+}
+
+// room is the media side of a classroom room: the up-tracks published there, by participant.
+type room struct {
+	name   string
+	tracks map[trackKey]*UpTrack
+}
+
+type trackKey struct{ participant, track string }
+
+func (s *SFU) addUpTrack(t *UpTrack) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.rooms[t.room]
+	if r == nil {
+		r = &room{name: t.room, tracks: map[trackKey]*UpTrack{}}
+		s.rooms[t.room] = r
+	}
+	r.tracks[trackKey{t.participant, t.id}] = t
+	s.metrics.upTracks.Inc()
+}
+
+func (s *SFU) removeUpTrack(t *UpTrack) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.rooms[t.room]
+	if r == nil || r.tracks[trackKey{t.participant, t.id}] != t {
+		return
+	}
+	delete(r.tracks, trackKey{t.participant, t.id})
+	if len(r.tracks) == 0 {
+		delete(s.rooms, t.room)
+	}
+	s.metrics.upTracks.Dec()
+}
+
+// UpTrack returns the live up-track a participant publishes in a room, or nil.
+func (s *SFU) UpTrack(roomName, participantID, trackID string) *UpTrack {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r := s.rooms[roomName]; r != nil {
+		return r.tracks[trackKey{participantID, trackID}]
+	}
+	return nil
+}

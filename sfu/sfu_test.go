@@ -1,0 +1,328 @@
+package sfu
+
+import (
+	"log/slog"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+)
+
+func newTestSFU(tb testing.TB) *SFU {
+	tb.Helper()
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	s, err := New(Config{BindIP: "127.0.0.1", TCPPort: -1, IncludeLoopback: true, Logger: log})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	return s
+}
+
+// fakeUpTrack is an up-track with no publisher connection: tests feed it packets directly.
+func fakeUpTrack(s *SFU, kind webrtc.RTPCodecType, plis *atomic.Int32) *UpTrack {
+	codec := webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, PayloadType: 96}
+	id := "camera"
+	if kind == webrtc.RTPCodecTypeAudio {
+		codec = webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, PayloadType: 111}
+		id = "microphone"
+	}
+	t := &UpTrack{id: id, room: "r", participant: "pub", kind: kind, codec: codec, sfu: s, log: s.log, done: make(chan struct{})}
+	t.sendPLI = func() error { plis.Add(1); return nil }
+	t.downs.Store(&[]*DownTrack{})
+	return t
+}
+
+// handler wires a Peer to an in-process Pion client: candidates go straight across.
+type handler struct {
+	client *webrtc.PeerConnection
+	mu     sync.Mutex
+	held   []webrtc.ICECandidateInit
+	ready  bool
+}
+
+func (h *handler) Candidate(pc PC, c webrtc.ICECandidateInit) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.ready {
+		h.held = append(h.held, c)
+		return
+	}
+	h.client.AddICECandidate(c)
+}
+func (h *handler) UpTrackStarted(*UpTrack)                     {}
+func (h *handler) UpTrackEnded(*UpTrack)                       {}
+func (h *handler) NegotiationNeeded()                          {}
+func (h *handler) ConnectionState(PC, webrtc.PeerConnectionState) {}
+
+func clientAPI() *webrtc.API {
+	m := &webrtc.MediaEngine{}
+	m.RegisterDefaultCodecs()
+	var se webrtc.SettingEngine
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(se))
+}
+
+// connectSubscriber creates a Peer subscribed to up and a Pion client that answers its offer, and
+// returns once the client receives packets. got counts the packets the client reads.
+func connectSubscriber(tb testing.TB, s *SFU, up *UpTrack, name string, got *atomic.Int64) (*Peer, *webrtc.PeerConnection) {
+	tb.Helper()
+	client, err := clientAPI().NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	h := &handler{client: client}
+	p, err := s.NewPeer("r", name, h)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	first := make(chan struct{})
+	var once sync.Once
+	client.OnTrack(func(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		buf := make([]byte, 1500)
+		for {
+			if _, _, err := t.Read(buf); err != nil {
+				return
+			}
+			got.Add(1)
+			once.Do(func() { close(first) })
+		}
+	})
+	client.OnICECandidate(func(c *webrtc.ICECandidate) {
+		if c != nil {
+			p.AddICECandidate(Subscribe, c.ToJSON())
+		}
+	})
+	if err := p.Subscribe(up); err != nil {
+		tb.Fatal(err)
+	}
+	offer, _, err := p.CreateSubscribeOffer()
+	if err != nil || offer == "" {
+		tb.Fatalf("offer %q: %v", offer, err)
+	}
+	if err := client.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
+		tb.Fatal(err)
+	}
+	answer, _ := client.CreateAnswer(nil)
+	client.SetLocalDescription(answer)
+	if err := p.HandleSubscribeAnswer(answer.SDP); err != nil {
+		tb.Fatal(err)
+	}
+	h.mu.Lock()
+	h.ready = true
+	for _, c := range h.held {
+		client.AddICECandidate(c)
+	}
+	h.mu.Unlock()
+	p.ReleaseCandidates(Subscribe)
+
+	// Feed packets (keyframes) until the client has one.
+	deadline := time.After(10 * time.Second)
+	for n := uint16(0); ; n++ {
+		up.forward(vp8Packet(n, true))
+		select {
+		case <-first:
+			return p, client
+		case <-deadline:
+			tb.Fatalf("%s received nothing in 10 s", name)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+func vp8Packet(seq uint16, keyframe bool) *rtp.Packet {
+	payload := make([]byte, 1100)
+	payload[0] = 0x10
+	if !keyframe {
+		payload[1] = 0x01
+	}
+	return &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 100, SequenceNumber: seq, Timestamp: uint32(seq) * 3000, SSRC: 1234, Marker: true}, Payload: payload}
+}
+
+func TestDownTrackWaitsForKeyframe(t *testing.T) {
+	s := newTestSFU(t)
+	var plis atomic.Int32
+	up := fakeUpTrack(s, webrtc.RTPCodecTypeVideo, &plis)
+	var got atomic.Int64
+	p, client := connectSubscriber(t, s, up, "sub", &got)
+	defer client.Close()
+	defer p.Close()
+	if plis.Load() == 0 {
+		t.Fatal("binding a new subscriber did not ask the publisher for a keyframe")
+	}
+
+	// A second subscriber: delta frames alone never reach it; the keyframe after them does.
+	var got2 atomic.Int64
+	p2, client2 := connectSubscriber(t, s, up, "sub2", &got2)
+	defer client2.Close()
+	defer p2.Close()
+	before := got2.Load()
+	up.downs.Load()
+	for _, d := range *up.downs.Load() {
+		d.needKeyframe.Store(true)
+	}
+	for i := uint16(1000); i < 1010; i++ {
+		up.forward(vp8Packet(i, false))
+	}
+	time.Sleep(200 * time.Millisecond)
+	if n := got2.Load() - before; n != 0 {
+		t.Fatalf("a subscriber waiting for a keyframe received %d delta packets", n)
+	}
+	up.forward(vp8Packet(1010, true))
+	up.forward(vp8Packet(1011, false))
+	deadline := time.Now().Add(5 * time.Second)
+	for got2.Load()-before < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("after a keyframe the subscriber received %d packets, want 2", got2.Load()-before)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestKeyframeRequestsAreThrottled(t *testing.T) {
+	s := newTestSFU(t)
+	var plis atomic.Int32
+	up := fakeUpTrack(s, webrtc.RTPCodecTypeVideo, &plis)
+	for range 50 {
+		up.RequestKeyframe()
+	}
+	if n := plis.Load(); n != 1 {
+		t.Fatalf("50 requests in a burst sent %d PLIs, want 1", n)
+	}
+	time.Sleep(keyframeInterval + 200*time.Millisecond)
+	if n := plis.Load(); n != 2 {
+		t.Fatalf("the deferred request was not sent: %d PLIs, want 2", n)
+	}
+	audio := fakeUpTrack(s, webrtc.RTPCodecTypeAudio, &plis)
+	audio.RequestKeyframe()
+	if n := plis.Load(); n != 2 {
+		t.Fatal("audio tracks must not send PLIs")
+	}
+}
+
+func TestPaddingOnlyPacketsAreNotForwarded(t *testing.T) {
+	s := newTestSFU(t)
+	var plis atomic.Int32
+	up := fakeUpTrack(s, webrtc.RTPCodecTypeVideo, &plis)
+	var got atomic.Int64
+	p, client := connectSubscriber(t, s, up, "sub", &got)
+	defer client.Close()
+	defer p.Close()
+	before := got.Load()
+	for i := uint16(2000); i < 2010; i++ {
+		up.forward(&rtp.Packet{Header: rtp.Header{Version: 2, Padding: true, SequenceNumber: i, SSRC: 1}, PaddingSize: 200})
+	}
+	time.Sleep(200 * time.Millisecond)
+	if n := got.Load() - before; n != 0 {
+		t.Fatalf("%d padding-only packets were forwarded", n)
+	}
+}
+
+func TestNoLeaksWhenParticipantsLeave(t *testing.T) {
+	s := newTestSFU(t)
+	var plis atomic.Int32
+	up := fakeUpTrack(s, webrtc.RTPCodecTypeVideo, &plis)
+	baseGoroutines := runtime.NumGoroutine()
+	baseFDs := openFDs(t)
+
+	for round := range 3 {
+		var peers []*Peer
+		var clients []*webrtc.PeerConnection
+		for i := range 5 {
+			var got atomic.Int64
+			p, c := connectSubscriber(t, s, up, "sub", &got)
+			_ = i
+			peers = append(peers, p)
+			clients = append(clients, c)
+		}
+		for i := range peers {
+			peers[i].Close()
+			clients[i].Close()
+		}
+		if n := len(*up.downs.Load()); n != 0 {
+			t.Fatalf("round %d: %d down-tracks still attached after every subscriber left", round, n)
+		}
+	}
+
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		g, fds := runtime.NumGoroutine(), openFDs(t)
+		if g <= baseGoroutines+2 && fds <= baseFDs {
+			break
+		}
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			t.Fatalf("leak: goroutines %d → %d, fds %d → %d\n%s", baseGoroutines, g, baseFDs, fds, buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func openFDs(t testing.TB) int {
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(entries)
+}
+
+// BenchmarkForward measures one packet through the forwarding path to live subscribers: rewrite,
+// Pion's interceptors, SRTP and the UDP socket. allocs/op must stay 0 for what Chalk owns; what
+// Pion allocates below WriteRTP shows here too.
+func BenchmarkForward(b *testing.B) {
+	for _, subs := range []int{1, 10} {
+		b.Run("subscribers="+itoa(subs), func(b *testing.B) {
+			s := newTestSFU(b)
+			var plis atomic.Int32
+			up := fakeUpTrack(s, webrtc.RTPCodecTypeVideo, &plis)
+			for i := range subs {
+				var got atomic.Int64
+				p, c := connectSubscriber(b, s, up, "sub"+itoa(i), &got)
+				defer c.Close()
+				defer p.Close()
+			}
+			pkt := vp8Packet(0, false)
+			b.SetBytes(int64(len(pkt.Payload) * subs))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				pkt.SequenceNumber++
+				up.forward(pkt)
+			}
+		})
+	}
+}
+
+// BenchmarkDownTrackRewrite isolates Chalk's own per-packet work (no network): must be 0 allocs/op.
+func BenchmarkDownTrackRewrite(b *testing.B) {
+	s := newTestSFU(b)
+	var plis atomic.Int32
+	up := fakeUpTrack(s, webrtc.RTPCodecTypeVideo, &plis)
+	d := newDownTrack(up, s.metrics)
+	d.bound.Store(&binding{ssrc: 5, pt: 96, w: discardWriter{}})
+	d.needKeyframe.Store(false)
+	up.addDown(d)
+	pkt := vp8Packet(0, false)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		pkt.SequenceNumber++
+		up.forward(pkt)
+	}
+}
+
+type discardWriter struct{}
+
+func (discardWriter) WriteRTP(h *rtp.Header, p []byte) (int, error) { return len(p), nil }
+func (discardWriter) Write(b []byte) (int, error)                     { return len(b), nil }
+
+func itoa(i int) string {
+	return string(rune('0'+i/10%10)) + string(rune('0'+i%10))
+}

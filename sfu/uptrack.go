@@ -1,0 +1,170 @@
+package sfu
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+)
+
+// keyframeInterval throttles keyframe requests to a publisher: every new subscriber and every lost
+// frame asks for one, and a burst of them would make the encoder send nothing but keyframes.
+const keyframeInterval = 500 * time.Millisecond
+
+// UpTrack is one track received from a publisher. A single goroutine reads it and writes each packet
+// to every subscribed DownTrack.
+type UpTrack struct {
+	id          string // the source: "microphone", "camera" or "screen"; unique per participant
+	room        string
+	participant string
+	kind        webrtc.RTPCodecType
+	codec       webrtc.RTPCodecParameters
+	remote      *webrtc.TrackRemote
+	sendPLI     func() error // asks the publisher for a keyframe
+	sfu         *SFU
+	log         *slog.Logger
+
+	// downs is replaced, never mutated, so the forwarding loop reads it without a lock.
+	downs  atomic.Pointer[[]*DownTrack]
+	downMu sync.Mutex // serialises replacements of downs
+
+	kfMu    sync.Mutex
+	kfLast  time.Time
+	kfTimer *time.Timer
+
+	done chan struct{}
+}
+
+func newUpTrack(s *SFU, room, participant, source string, remote *webrtc.TrackRemote, pc *webrtc.PeerConnection) *UpTrack {
+	t := &UpTrack{
+		id: source, room: room, participant: participant,
+		kind: remote.Kind(), codec: remote.Codec(), remote: remote, sfu: s,
+		log:  s.log.With("room", room, "participant", participant, "track", source),
+		done: make(chan struct{}),
+	}
+	t.sendPLI = func() error {
+		return pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: uint32(remote.SSRC())}})
+	}
+	t.downs.Store(&[]*DownTrack{})
+	return t
+}
+
+// ID is the track's id within its participant (its source).
+func (t *UpTrack) ID() string { return t.id }
+
+// Participant is the publisher's participant id.
+func (t *UpTrack) Participant() string { return t.participant }
+
+// Kind is audio or video.
+func (t *UpTrack) Kind() webrtc.RTPCodecType { return t.kind }
+
+// Done is closed when the publisher's media has ended.
+func (t *UpTrack) Done() <-chan struct{} { return t.done }
+
+// run reads the remote track until it ends. The buffer and packet are reused: nothing on this path
+// allocates per packet.
+func (t *UpTrack) run() {
+	defer t.end()
+	buf := make([]byte, 1500)
+	var pkt rtp.Packet
+	for {
+		n, _, err := t.remote.Read(buf)
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				t.log.Debug("up-track read ended", "err", err)
+			}
+			return
+		}
+		if err := pkt.Unmarshal(buf[:n]); err != nil {
+			continue
+		}
+		t.forward(&pkt)
+	}
+}
+
+// forward writes one packet to every subscriber. Padding-only packets (bandwidth probes) carry no
+// media and are not forwarded.
+func (t *UpTrack) forward(pkt *rtp.Packet) {
+	if len(pkt.Payload) == 0 {
+		return
+	}
+	keyframe := t.kind == webrtc.RTPCodecTypeVideo && isVP8KeyframeStart(pkt.Payload)
+	for _, d := range *t.downs.Load() {
+		d.writeRTP(pkt, keyframe)
+	}
+}
+
+func (t *UpTrack) addDown(d *DownTrack) {
+	t.downMu.Lock()
+	defer t.downMu.Unlock()
+	old := *t.downs.Load()
+	next := make([]*DownTrack, len(old), len(old)+1)
+	copy(next, old)
+	next = append(next, d)
+	t.downs.Store(&next)
+}
+
+func (t *UpTrack) removeDown(d *DownTrack) {
+	t.downMu.Lock()
+	defer t.downMu.Unlock()
+	old := *t.downs.Load()
+	next := make([]*DownTrack, 0, len(old))
+	for _, x := range old {
+		if x != d {
+			next = append(next, x)
+		}
+	}
+	t.downs.Store(&next)
+}
+
+// RequestKeyframe asks the publisher for a keyframe, at most once per keyframeInterval; a request
+// inside the interval is deferred to its end rather than dropped, so a new subscriber is never left
+// waiting for the next natural keyframe.
+func (t *UpTrack) RequestKeyframe() {
+	if t.kind != webrtc.RTPCodecTypeVideo {
+		return
+	}
+	t.kfMu.Lock()
+	wait := keyframeInterval - time.Since(t.kfLast)
+	if wait > 0 {
+		if t.kfTimer == nil {
+			t.kfTimer = time.AfterFunc(wait, func() {
+				t.kfMu.Lock()
+				t.kfTimer = nil
+				t.kfMu.Unlock()
+				t.RequestKeyframe()
+			})
+		}
+		t.kfMu.Unlock()
+		return
+	}
+	t.kfLast = time.Now()
+	t.kfMu.Unlock()
+	select {
+	case <-t.done:
+		return
+	default:
+	}
+	if err := t.sendPLI(); err != nil {
+		t.log.Debug("keyframe request failed", "err", err)
+		return
+	}
+	t.sfu.metrics.keyframeRequests.Inc()
+}
+
+func (t *UpTrack) end() {
+	close(t.done)
+	t.kfMu.Lock()
+	if t.kfTimer != nil {
+		t.kfTimer.Stop()
+		t.kfTimer = nil
+	}
+	t.kfMu.Unlock()
+	t.sfu.removeUpTrack(t)
+}

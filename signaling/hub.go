@@ -1,0 +1,369 @@
+package signaling
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"errors"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/chalk-edu/chalk/auth"
+	"github.com/chalk-edu/chalk/rooms"
+	"github.com/chalk-edu/chalk/sfu"
+)
+
+// Config wires a Hub to the rest of the node.
+type Config struct {
+	Store   rooms.Store
+	SFU     *sfu.SFU
+	Tokens  *auth.Issuer
+	DevMode bool   // allow joining with a name only, as a student
+	Node    string // this node's id, recorded on its participants
+	Logger  *slog.Logger
+	Metrics *Metrics // nil: kept but not registered
+
+	// SilenceTimeout removes a participant whose socket showed no sign of life for this long
+	// (default 15 s). PingInterval is how often the server pings (default 5 s).
+	SilenceTimeout time.Duration
+	PingInterval   time.Duration
+}
+
+// Hub serves the /ws endpoint of one node: it holds the node's sessions, subscribes to the events
+// of every room that has a local participant, and hands each event to those participants.
+type Hub struct {
+	cfg Config
+	log *slog.Logger
+	m   *Metrics
+
+	mu       sync.Mutex
+	closed   bool
+	rooms    map[string]*hubRoom
+	byResume map[string]*session
+	all      map[*session]struct{}
+	wg       sync.WaitGroup
+}
+
+type hubRoom struct {
+	sessions map[string]*session // by participant id
+	cancel   context.CancelFunc
+}
+
+// NewHub returns a Hub; serve it at /ws.
+func NewHub(cfg Config) *Hub {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics()
+	}
+	if cfg.SilenceTimeout == 0 {
+		cfg.SilenceTimeout = 15 * time.Second
+	}
+	if cfg.PingInterval == 0 || cfg.PingInterval > cfg.SilenceTimeout/3 {
+		cfg.PingInterval = min(5*time.Second, cfg.SilenceTimeout/3) // a live client answers several pings per window
+	}
+	return &Hub{
+		cfg: cfg, log: cfg.Logger.With("component", "signaling"), m: cfg.Metrics,
+		rooms: map[string]*hubRoom{}, byResume: map[string]*session{}, all: map[*session]struct{}{},
+	}
+}
+
+// ServeHTTP upgrades to a WebSocket and runs the connection until it ends.
+func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	c, err := websocket.Accept(w, r, nil) // same-origin only: the Origin header must match Host
+	if err != nil {
+		return // Accept has written the HTTP error
+	}
+	c.SetReadLimit(-1) // conn.read enforces MaxFrameBytes itself, so it can say why before closing
+	conn := newWSConn(c)
+	go conn.writeLoop()
+	go conn.pingLoop(h.cfg.PingInterval)
+	h.readLoop(r.Context(), conn)
+	conn.finish()
+}
+
+// readLoop decodes frames and routes them: the first must be join; the rest go to the session.
+func (h *Hub) readLoop(ctx context.Context, conn *wsConn) {
+	var s *session
+	defer func() {
+		if s != nil {
+			s.mbox.post(func() { s.connLost(conn) })
+		}
+	}()
+	for {
+		typ, frame, err := conn.read(ctx)
+		if errors.Is(err, errTooLarge) {
+			h.m.errors.WithLabelValues(CodeTooLarge).Inc()
+			conn.send(encodeServer("error", errorMsg{Code: CodeTooLarge, Message: "message larger than 64 KiB"}))
+			conn.closeAfter(websocket.StatusMessageTooBig, "message too large")
+			return
+		}
+		if err != nil {
+			// A close frame means the tab closed or navigated away: leave at once. Anything else may
+			// be a network blip, and the session waits for a resume until it falls silent too long.
+			if st := websocket.CloseStatus(err); s != nil && (st == websocket.StatusNormalClosure || st == websocket.StatusGoingAway) {
+				s.mbox.post(func() { s.endIfConn(conn, rooms.ReasonLeft) })
+			}
+			return
+		}
+		if typ != websocket.MessageText {
+			h.sendError(conn, protoErr(CodeBadMessage, "", "binary frames are not part of the protocol"))
+			continue
+		}
+		msg, err := decodeClient(frame)
+		if err != nil {
+			var pe *ProtocolError
+			errors.As(err, &pe)
+			h.m.messages.WithLabelValues("invalid").Inc()
+			h.sendError(conn, pe)
+			if s == nil && pe.Ref == "join" {
+				conn.closeAfter(websocket.StatusPolicyViolation, "invalid join")
+				return
+			}
+			continue
+		}
+		h.m.messages.WithLabelValues(msg.Type).Inc()
+		switch {
+		case s == nil && msg.Type != "join":
+			h.sendError(conn, protoErr(CodeOutOfOrder, msg.Type, "send join first"))
+		case s == nil:
+			if s = h.startSession(conn, msg.Body.(*joinMsg)); s == nil {
+				return
+			}
+		case msg.Type == "join":
+			h.sendError(conn, protoErr(CodeOutOfOrder, "join", "already joined on this connection"))
+		default:
+			s.mbox.post(func() { s.handle(conn, msg) })
+		}
+	}
+}
+
+// startSession authorises a join (or finds the session a resume names) and hands it the connection.
+// It returns nil, after telling the client why, if the join is refused.
+func (h *Hub) startSession(conn *wsConn, j *joinMsg) *session {
+	if j.Resume != "" {
+		h.mu.Lock()
+		s := h.byResume[j.Resume]
+		h.mu.Unlock()
+		if s == nil {
+			h.refuse(conn, protoErr(CodeResumeFailed, "join", "the session has ended; join again"))
+			return nil
+		}
+		s.mbox.post(func() { s.resume(conn) })
+		return s
+	}
+	me, err := h.authorize(j)
+	if err != nil {
+		h.refuse(conn, err.(*ProtocolError))
+		return nil
+	}
+	s := newSession(h, j.Room, me)
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		h.refuse(conn, protoErr(CodeInternal, "join", "the server is shutting down"))
+		return nil
+	}
+	h.all[s] = struct{}{}
+	h.byResume[s.resumeToken] = s
+	h.wg.Add(1)
+	h.mu.Unlock()
+	go func() {
+		defer h.wg.Done()
+		s.run()
+	}()
+	s.mbox.post(func() { s.join(conn) })
+	return s
+}
+
+func (h *Hub) refuse(conn *wsConn, pe *ProtocolError) {
+	h.sendError(conn, pe)
+	conn.closeAfter(websocket.StatusPolicyViolation, pe.Code)
+}
+
+func (h *Hub) sendError(conn *wsConn, pe *ProtocolError) {
+	h.m.errors.WithLabelValues(pe.Code).Inc()
+	conn.send(encodeServer("error", errorMsg{Code: pe.Code, Message: pe.Message, Ref: pe.Ref}))
+}
+
+// authorize turns a join into a participant: from the token's grant, or in dev mode from a name.
+func (h *Hub) authorize(j *joinMsg) (rooms.Participant, error) {
+	p := rooms.Participant{ID: newID("P", 10), Node: h.cfg.Node, JoinedAt: time.Now().UTC(), Name: j.Name, Tracks: []rooms.Track{}}
+	switch {
+	case j.Token != "":
+		g, err := h.cfg.Tokens.Check(j.Token, j.Room)
+		if err != nil {
+			return p, protoErr(CodeUnauthorized, "join", "%v", err)
+		}
+		p.Identity, p.Role = g.Identity, g.Role
+		if g.Name != "" {
+			p.Name = g.Name
+		}
+		if p.Name == "" {
+			return p, protoErr(CodeBadMessage, "join", "name is required")
+		}
+	case h.cfg.DevMode:
+		p.Role = rooms.RoleStudent
+		p.Identity = j.Identity
+		if p.Identity == "" {
+			p.Identity = newID("guest-", 8)
+		} else {
+			// Guests choose their own identity in dev mode; keep it apart from token identities.
+			p.Identity = "guest-" + p.Identity
+		}
+	default:
+		return p, protoErr(CodeUnauthorized, "join", "%v", auth.ErrMissing)
+	}
+	return p, nil
+}
+
+// attach registers s in its room, subscribing to the room's events first if s is the room's first
+// local participant: subscribing before the join is what guarantees s sees every later event.
+func (h *Hub) attach(s *session) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	r := h.rooms[s.room]
+	if r == nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		sub, err := h.cfg.Store.Subscribe(ctx, s.room)
+		if err != nil {
+			cancel()
+			return err
+		}
+		r = &hubRoom{sessions: map[string]*session{}, cancel: cancel}
+		h.rooms[s.room] = r
+		go h.feed(ctx, s.room, sub)
+	}
+	r.sessions[s.me.ID] = s
+	return nil
+}
+
+// detach removes s from its room and from the node; the room's event feed stops with its last session.
+func (h *Hub) detach(s *session) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.all, s)
+	delete(h.byResume, s.resumeToken)
+	r := h.rooms[s.room]
+	if r == nil || r.sessions[s.me.ID] != s {
+		return
+	}
+	delete(r.sessions, s.me.ID)
+	if len(r.sessions) == 0 {
+		r.cancel()
+		delete(h.rooms, s.room)
+	}
+}
+
+// feed delivers a room's events to its local sessions. If the subscription ends early (a lagging
+// consumer, a lost Redis connection) it resubscribes and tells every session to resync from a snapshot.
+func (h *Hub) feed(ctx context.Context, room string, sub *rooms.Subscription) {
+	for {
+		for ev := range sub.C {
+			for _, s := range h.sessionsIn(room) {
+				s.mbox.post(func() { s.onEvent(ev) })
+			}
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		h.log.Warn("room event feed interrupted; resyncing", "room", room, "err", sub.Err())
+		for {
+			var err error
+			if sub, err = h.cfg.Store.Subscribe(ctx, room); err == nil {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Second):
+			}
+		}
+		snap, err := h.cfg.Store.Snapshot(ctx, room)
+		if err != nil {
+			sub.Close()
+			continue
+		}
+		for _, s := range h.sessionsIn(room) {
+			s.mbox.post(func() { s.resync(snap) })
+		}
+	}
+}
+
+func (h *Hub) sessionsIn(room string) []*session {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	r := h.rooms[room]
+	if r == nil {
+		return nil
+	}
+	out := make([]*session, 0, len(r.sessions))
+	for _, s := range r.sessions {
+		out = append(out, s)
+	}
+	return out
+}
+
+// Close says goodbye to every session (reason "shutdown"), removes them from their rooms and waits
+// for them to finish, or for ctx.
+func (h *Hub) Close(ctx context.Context) error {
+	h.mu.Lock()
+	h.closed = true
+	var all []*session
+	for s := range h.all {
+		all = append(all, s)
+	}
+	h.mu.Unlock()
+	for _, s := range all {
+		s.mbox.post(func() { s.end("shutdown", false) })
+	}
+	done := make(chan struct{})
+	go func() { h.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+var idEncoding = base32.NewEncoding("abcdefghijkmnpqrstuvwxyz23456789").WithPadding(base32.NoPadding)
+
+// newID returns prefix + n random characters (5 bits each) from an unambiguous alphabet.
+func newID(prefix string, n int) string {
+	b := make([]byte, (n*5+7)/8)
+	rand.Read(b)
+	return prefix + idEncoding.EncodeToString(b)[:n]
+}
+
+// Metrics are signaling's Prometheus series.
+type Metrics struct {
+	sessions prometheus.Gauge
+	messages *prometheus.CounterVec
+	errors   *prometheus.CounterVec
+}
+
+// NewMetrics returns unregistered metrics.
+func NewMetrics() *Metrics {
+	return &Metrics{
+		sessions: prometheus.NewGauge(prometheus.GaugeOpts{Name: "chalk_signaling_sessions", Help: "Participants connected to this node."}),
+		messages: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "chalk_signaling_messages_total", Help: "Client messages received, by type."}, []string{"type"}),
+		errors:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "chalk_signaling_errors_total", Help: "Error messages sent to clients, by code."}, []string{"code"}),
+	}
+}
+
+// Register adds the metrics to r.
+func (m *Metrics) Register(r prometheus.Registerer) error {
+	for _, c := range []prometheus.Collector{m.sessions, m.messages, m.errors} {
+		if err := r.Register(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,334 @@
+// session.js — one participant's life in a room: join, the room model (participants and their
+// tracks, in seq order), both peer connections, reconnect with backoff and resume, ICE restarts,
+// and keeping the server's view of our mute/screen state in step with the local media.
+
+import { Signaling, socketURL } from './signaling.js';
+import { Publisher, Subscriber } from './rtc.js';
+
+const BACKOFF_MS = [500, 1000, 2000, 4000, 5000];
+
+/** Plain words for an `error` message from the server. */
+export function describeError(code, message) {
+  const msg = message ? ` (${message})` : '';
+  switch (code) {
+    case 'unauthorized': return `You can't join this class: ${message || 'your join link was refused'}.`;
+    case 'bad_sdp': return `Your browser's media setup was refused by the server${msg}. Try reloading the page.`;
+    case 'internal': return `The server had a problem${msg}. It may fix itself; if not, reload the page.`;
+    case 'too_large': return 'A message to the server was too large; reconnecting.';
+    default: return `Something went wrong${msg}.`;
+  }
+}
+
+export class Session {
+  /**
+   * @param {{room: string, name: string, token: string, identity: string,
+   *          media: import('./media.js').LocalMedia, grid: import('./grid.js').Grid,
+   *          ui: {banner: (text: string, opts?: object) => void, connected: (up: boolean) => void,
+   *               ended: (kind: string, message?: string) => void}}} opts
+   */
+  constructor(opts) {
+    Object.assign(this, opts);
+    this.state = 'idle'; // idle | connecting | joined | waiting (backoff) | ended
+    this.sig = null;
+    this.pub = null;
+    this.sub = null;
+    this.resumeToken = null;
+    this.me = null;
+    this.seq = 0;
+    this.iceServers = [];
+    this.participants = new Map();
+    this.attempt = 0;
+    this.queue = Promise.resolve();
+    this.screenAnnounced = false;
+    this.told = {};
+  }
+
+  get connected() { return this.state === 'joined' && !!this.sig && this.sig.open; }
+
+  /** Join afresh (first join, rejoin after leave). */
+  start() {
+    this.resumeToken = null;
+    this.attempt = 0;
+    this.connect();
+  }
+
+  connect() {
+    clearInterval(this.countdown);
+    this.state = 'connecting';
+    this.ui.banner(this.resumeToken || this.attempt > 0 ? 'Reconnecting…' : 'Connecting…');
+    this.ui.connected(false);
+    // A fresh chain per socket: an operation on a peer connection closed meanwhile never settles,
+    // and must not hold up the messages of the next connection.
+    this.queue = Promise.resolve();
+    const sig = new Signaling(socketURL(), {
+      onOpen: () => this.sendJoin(sig),
+      // Messages are handled one at a time, in order: a candidate never overtakes its description.
+      onMessage: (type, data) => {
+        this.queue = this.queue.then(() => this.sig === sig && this.handle(type, data))
+          .catch((err) => {
+            console.error(`chalk: handling ${type}:`, err);
+            this.ui.banner(`Something went wrong with the call (${err.message || err}).`, { error: true, hideAfter: 8000 });
+          });
+      },
+      onLost: (why) => this.lost(sig, why),
+    });
+    this.sig = sig;
+  }
+
+  sendJoin(sig) {
+    const data = { room: this.room, name: this.name };
+    if (this.token) data.token = this.token;
+    else if (this.identity) data.identity = this.identity;
+    if (this.resumeToken) data.resume = this.resumeToken;
+    sig.send('join', data);
+  }
+
+  send(type, data) { return !!this.sig && this.sig.send(type, data); }
+
+  lost(sig, why) {
+    if (sig !== this.sig || this.state === 'ended') return;
+    console.info('chalk: connection lost:', why);
+    this.sig = null;
+    this.ui.connected(false);
+    const delay = BACKOFF_MS[Math.min(this.attempt, BACKOFF_MS.length - 1)];
+    this.attempt++;
+    this.state = 'waiting';
+    const at = Date.now() + delay;
+    const show = () => {
+      const s = Math.ceil((at - Date.now()) / 1000);
+      if (s <= 0) { clearInterval(this.countdown); this.connect(); return; }
+      this.ui.banner(delay < 1000 ? 'Reconnecting…' : `Connection lost — retrying in ${s} s`, { error: delay >= 1000 });
+    };
+    clearInterval(this.countdown);
+    this.countdown = setInterval(show, Math.min(delay, 250));
+    show();
+  }
+
+  async handle(type, d) {
+    switch (type) {
+      case 'joined': return this.joined(d);
+      case 'answer': return this.pub && this.pub.handleAnswer(d.sdp);
+      case 'offer':
+        if (!this.sub) {
+          this.sub = new Subscriber({
+            iceServers: this.iceServers,
+            send: (t, x) => this.send(t, x),
+            onIceRestart: () => this.connected && this.send('restart_ice'),
+            onMedia: (media) => this.grid.setRemoteMedia(media),
+          });
+        }
+        return this.sub.handleOffer(d.sdp, d.tracks);
+      case 'candidate': {
+        const pc = d.pc === 'publish' ? this.pub : d.pc === 'subscribe' ? this.sub : null;
+        return pc && pc.addCandidate(d.candidate);
+      }
+      case 'participant_joined':
+      case 'participant_left':
+      case 'track_published':
+      case 'track_unpublished':
+      case 'track_updated':
+        return this.event(type, d);
+      case 'resync': return this.resync(d);
+      case 'error': return this.error(d);
+      case 'bye':
+        if (d.reason === 'replaced') return this.end('replaced');
+        // shutdown: the socket closes next and the usual reconnect takes over.
+        this.ui.banner('The class server is restarting…', { error: true });
+        return;
+      default:
+        console.warn('chalk: unknown message type', type);
+    }
+  }
+
+  async joined(d) {
+    this.state = 'joined';
+    this.attempt = 0;
+    this.resumeToken = d.resumeToken || null;
+    this.me = d.participant.id;
+    this.seq = d.seq || 0;
+    this.iceServers = d.iceServers || [];
+    this.participants = new Map((d.participants || []).map((p) => [p.id, normalize(p)]));
+    this.grid.setSelf(this.me);
+    this.grid.setParticipants([...this.participants.values()]);
+    this.ui.connected(true);
+    this.ui.banner('');
+    if (d.resumed && this.pub) {
+      // Same session, new socket: restart ICE on both connections, then mend what we missed.
+      await this.pub.negotiate({ iceRestart: true, force: true });
+      this.send('restart_ice');
+      this.reconcile(['microphone', 'camera', 'screen']);
+      return;
+    }
+    this.closePeers();
+    this.pub = new Publisher({
+      iceServers: this.iceServers,
+      media: this.media,
+      send: (t, x) => this.send(t, x),
+      onIceRestart: () => this.connected && this.pub.negotiate({ iceRestart: true }),
+      onAnswered: () => this.applyLocal(),
+    });
+    await this.pub.negotiate();
+  }
+
+  /** The server lost its room feed and re-read it (not in protocol.md v1; signaling sends it). */
+  resync(d) {
+    this.seq = d.seq || 0;
+    this.participants = new Map((d.participants || []).map((p) => [p.id, normalize(p)]));
+    this.grid.setParticipants([...this.participants.values()]);
+    this.reconcile(['microphone', 'camera']);
+  }
+
+  event(type, d) {
+    if (typeof d.seq === 'number') {
+      if (d.seq <= this.seq) return; // already in the snapshot
+      this.seq = d.seq;
+    }
+    const p = this.participants.get(d.participantId);
+    switch (type) {
+      case 'participant_joined':
+        this.participants.set(d.participant.id, normalize(d.participant));
+        this.grid.upsert(this.participants.get(d.participant.id));
+        return;
+      case 'participant_left':
+        if (d.participantId === this.me) return this.selfRemoved(d.reason);
+        this.participants.delete(d.participantId);
+        this.grid.remove(d.participantId);
+        return;
+    }
+    if (!p || !d.track) return;
+    const i = p.tracks.findIndex((t) => t.id === d.track.id || t.source === d.track.source);
+    if (type === 'track_unpublished') {
+      if (i >= 0) p.tracks.splice(i, 1);
+    } else if (i >= 0) {
+      p.tracks[i] = { ...p.tracks[i], ...d.track };
+    } else {
+      p.tracks.push(d.track);
+    }
+    this.grid.upsert(p);
+    if (p.id === this.me && type !== 'track_unpublished') this.reconcile([d.track.source]);
+  }
+
+  error({ code, message, ref }) {
+    console.warn('chalk: server error', code, message, ref);
+    switch (code) {
+      case 'unauthorized': return this.end('unauthorized', message);
+      case 'resume_failed':
+        // The old session is gone: new peer connections, same local media, no page reload.
+        this.resumeToken = null;
+        if (this.sig) this.sig.close();
+        this.closePeers();
+        this.connect();
+        return;
+      case 'bad_message':
+        if (ref === 'join') return this.end('refused', message);
+        break;
+    }
+    this.ui.banner(describeError(code, message), { error: true, hideAfter: 8000 });
+  }
+
+  selfRemoved(reason) {
+    if (reason === 'replaced') return this.end('replaced');
+    // Removed (e.g. timeout) while this socket still lives: join afresh.
+    this.resumeToken = null;
+    if (this.sig) this.sig.close();
+    this.closePeers();
+    this.connect();
+  }
+
+  /** The server's view of one of our sources, or null when it has no such track. */
+  myTrack(source) {
+    const me = this.participants.get(this.me);
+    return (me && me.tracks.find((t) => t.source === source)) || null;
+  }
+
+  /** Whether a local source should be muted as the server sees it. */
+  wantMuted(source) {
+    const m = this.media;
+    return source === 'microphone' ? (m.micMuted || !m.mic) : !m.cam;
+  }
+
+  sendMute(source, muted) {
+    if (this.send('mute', { source, muted })) this.told[source] = muted;
+  }
+
+  /**
+   * Bring the server's view of our sources (snapshot or own track events) in line with the local
+   * media. The server remembers a mute sent before the track is published, so applyLocal tells it
+   * at once; this catches what a lost socket or a race left behind.
+   */
+  reconcile(sources) {
+    if (!this.connected) return;
+    for (const source of sources) {
+      const t = this.myTrack(source);
+      if (source === 'screen') {
+        this.screenAnnounced = !!t;
+        this.announceScreen();
+      } else if (t && t.muted !== this.wantMuted(source)) {
+        this.sendMute(source, this.wantMuted(source));
+      }
+    }
+  }
+
+  announceScreen() {
+    const on = !!this.media.screen;
+    if (on === this.screenAnnounced || !this.connected) return;
+    this.screenAnnounced = on;
+    this.send(on ? 'publish' : 'unpublish', { source: 'screen' });
+  }
+
+  /** Local media changed (or first answer): update the senders, then tell the server. */
+  async applyLocal() {
+    this.grid.updateLocal();
+    if (!this.pub) return;
+    const m = this.media;
+    await this.pub.setTracks({ microphone: m.mic, camera: m.cam, screen: m.screen });
+    for (const source of ['microphone', 'camera']) {
+      const muted = this.wantMuted(source);
+      if (muted !== (this.told[source] || false)) this.sendMute(source, muted);
+    }
+    this.announceScreen();
+  }
+
+  closePeers() {
+    if (this.pub) this.pub.close();
+    if (this.sub) this.sub.close();
+    this.pub = this.sub = null;
+    this.screenAnnounced = false;
+    this.told = {}; // what we said about mute to this server-side session
+    this.grid.setRemoteMedia([]);
+  }
+
+  leave() {
+    if (this.state === 'ended') return;
+    this.send('leave');
+    this.end('left');
+  }
+
+  end(kind, message) {
+    this.state = 'ended';
+    clearInterval(this.countdown);
+    if (this.sig) this.sig.close();
+    this.sig = null;
+    this.closePeers();
+    this.participants.clear();
+    this.grid.clear();
+    this.ui.connected(false);
+    this.ui.banner('');
+    this.ui.ended(kind, message);
+  }
+
+  /** Read-only view for window.chalk.state(). */
+  snapshot() {
+    return {
+      connected: this.connected,
+      participantId: this.me,
+      participants: [...this.participants.values()].map((p) => ({
+        id: p.id, name: p.name, role: p.role, tracks: p.tracks.map((t) => ({ ...t })),
+      })),
+    };
+  }
+}
+
+function normalize(p) {
+  return { ...p, tracks: Array.isArray(p.tracks) ? p.tracks.map((t) => ({ ...t })) : [] };
+}
