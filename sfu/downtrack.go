@@ -98,19 +98,58 @@ func (d *DownTrack) writeRTP(pkt *rtp.Packet, keyframe bool) {
 	d.metrics.bytesForwarded.Add(float64(len(pkt.Payload)))
 }
 
-// readRTCP relays the subscriber's keyframe requests to the publisher until the sender stops.
-// Reading also lets the interceptors (NACK responder, reports) see the subscriber's feedback.
+// readRTCP handles the subscriber's feedback until the sender stops: keyframe requests go to the
+// publisher (throttled there), NACKs are answered from the up-track's packet cache. Reading also
+// lets the interceptors (sender reports) see the subscriber's receiver reports.
 func (d *DownTrack) readRTCP(sender *webrtc.RTPSender) {
+	var buf []byte
 	for {
 		pkts, _, err := sender.ReadRTCP()
 		if err != nil {
 			return
 		}
 		for _, p := range pkts {
-			switch p.(type) {
+			switch p := p.(type) {
 			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
 				d.up.RequestKeyframe()
+			case *rtcp.TransportLayerNack:
+				if d.up.cache == nil {
+					continue
+				}
+				if buf == nil {
+					buf = make([]byte, 1500)
+				}
+				for _, pair := range p.Nacks {
+					pair.Range(func(seq uint16) bool {
+						d.retransmit(seq, buf)
+						return true
+					})
+				}
 			}
 		}
 	}
+}
+
+// retransmit resends one cached packet. It runs on the RTCP goroutine, so it rewrites its own header
+// rather than d.hdr, which belongs to the forwarding goroutine.
+func (d *DownTrack) retransmit(seq uint16, buf []byte) {
+	b := d.bound.Load()
+	if b == nil || d.needKeyframe.Load() {
+		return
+	}
+	n := d.up.cache.get(seq, buf)
+	if n == 0 {
+		return
+	}
+	var pkt rtp.Packet
+	if err := pkt.Unmarshal(buf[:n]); err != nil {
+		return
+	}
+	pkt.Header.SSRC, pkt.Header.PayloadType = b.ssrc, b.pt
+	pkt.Header.Padding, pkt.Header.Extension, pkt.Header.Extensions = false, false, nil
+	if _, err := b.w.WriteRTP(&pkt.Header, pkt.Payload); err != nil {
+		d.metrics.writeErrors.Inc()
+		return
+	}
+	d.metrics.retransmitted.Inc()
 }

@@ -12,6 +12,7 @@ type Metrics struct {
 	bytesForwarded   prometheus.Counter
 	writeErrors      prometheus.Counter
 	keyframeRequests prometheus.Counter
+	retransmitted    prometheus.Counter
 }
 
 // NewMetrics returns unregistered metrics; call Register to export them.
@@ -24,12 +25,13 @@ func NewMetrics() *Metrics {
 		bytesForwarded:   prometheus.NewCounter(prometheus.CounterOpts{Name: "chalk_sfu_rtp_payload_bytes_forwarded_total", Help: "RTP payload bytes written to subscribers."}),
 		writeErrors:      prometheus.NewCounter(prometheus.CounterOpts{Name: "chalk_sfu_rtp_write_errors_total", Help: "RTP packets that could not be written to a subscriber."}),
 		keyframeRequests: prometheus.NewCounter(prometheus.CounterOpts{Name: "chalk_sfu_keyframe_requests_total", Help: "Keyframe requests (PLI) sent to publishers, after throttling."}),
+		retransmitted:    prometheus.NewCounter(prometheus.CounterOpts{Name: "chalk_sfu_rtp_retransmissions_total", Help: "Packets resent to subscribers from the packet cache, answering their NACKs."}),
 	}
 }
 
 // Register adds the metrics to r.
 func (m *Metrics) Register(r prometheus.Registerer) error {
-	for _, c := range []prometheus.Collector{m.peers, m.upTracks, m.downTracks, m.packetsForwarded, m.bytesForwarded, m.writeErrors, m.keyframeRequests} {
+	for _, c := range []prometheus.Collector{m.peers, m.upTracks, m.downTracks, m.packetsForwarded, m.bytesForwarded, m.writeErrors, m.keyframeRequests, m.retransmitted} {
 		if err := r.Register(c); err != nil {
 			return err
 		}

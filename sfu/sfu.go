@@ -101,17 +101,14 @@ func (s *SFU) newAPI() (*webrtc.API, error) {
 	}
 
 	ir := &interceptor.Registry{}
-	// NACK: ask publishers to resend what we lost, and resend to subscribers what they lost.
+	// NACK generator: ask publishers to resend what we lost. Subscribers' NACKs are answered by
+	// DownTrack from the up-track's shared packet cache, not by Pion's responder, which copies
+	// every packet once per subscriber.
 	gen, err := nack.NewGeneratorInterceptor()
 	if err != nil {
 		return nil, fmt.Errorf("sfu: nack generator: %w", err)
 	}
-	resp, err := nack.NewResponderInterceptor()
-	if err != nil {
-		return nil, fmt.Errorf("sfu: nack responder: %w", err)
-	}
 	ir.Add(gen)
-	ir.Add(resp)
 	// Sender and receiver reports: lip sync and RTT for both legs.
 	rr, err := report.NewReceiverInterceptor()
 	if err != nil {

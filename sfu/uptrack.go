@@ -27,6 +27,7 @@ type UpTrack struct {
 	codec       webrtc.RTPCodecParameters
 	remote      *webrtc.TrackRemote
 	sendPLI     func() error // asks the publisher for a keyframe
+	cache       *packetCache // recent packets for retransmission; nil for audio (browsers do not NACK it)
 	sfu         *SFU
 	log         *slog.Logger
 
@@ -50,6 +51,9 @@ func newUpTrack(s *SFU, room, participant, source string, remote *webrtc.TrackRe
 	}
 	t.sendPLI = func() error {
 		return pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: uint32(remote.SSRC())}})
+	}
+	if t.kind == webrtc.RTPCodecTypeVideo {
+		t.cache = newPacketCache(packetCacheSlots)
 	}
 	t.downs.Store(&[]*DownTrack{})
 	return t
@@ -83,6 +87,9 @@ func (t *UpTrack) run() {
 		}
 		if err := pkt.Unmarshal(buf[:n]); err != nil {
 			continue
+		}
+		if t.cache != nil && len(pkt.Payload) > 0 {
+			t.cache.store(pkt.SequenceNumber, buf[:n])
 		}
 		t.forward(&pkt)
 	}
