@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 scripts/install-test-deps.sh
 
 echo "== gofmt"
-unformatted=$(gofmt -l $(git ls-files '*.go') 2>/dev/null || true)
+unformatted=$(gofmt -l .)
 if [ -n "$unformatted" ]; then
   echo "gofmt would change:" >&2
   echo "$unformatted" >&2

@@ -61,9 +61,9 @@ func (h *handler) Candidate(pc PC, c webrtc.ICECandidateInit) {
 	}
 	h.client.AddICECandidate(c)
 }
-func (h *handler) UpTrackStarted(*UpTrack)                     {}
-func (h *handler) UpTrackEnded(*UpTrack)                       {}
-func (h *handler) NegotiationNeeded()                          {}
+func (h *handler) UpTrackStarted(*UpTrack)                        {}
+func (h *handler) UpTrackEnded(*UpTrack)                          {}
+func (h *handler) NegotiationNeeded()                             {}
 func (h *handler) ConnectionState(PC, webrtc.PeerConnectionState) {}
 
 func clientAPI() *webrtc.API {
@@ -328,7 +328,7 @@ func BenchmarkDownTrackRewrite(b *testing.B) {
 type discardWriter struct{}
 
 func (discardWriter) WriteRTP(h *rtp.Header, p []byte) (int, error) { return len(p), nil }
-func (discardWriter) Write(b []byte) (int, error)                     { return len(b), nil }
+func (discardWriter) Write(b []byte) (int, error)                   { return len(b), nil }
 
 func itoa(i int) string {
 	return string(rune('0'+i/10%10)) + string(rune('0'+i%10))

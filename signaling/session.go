@@ -41,8 +41,8 @@ type session struct {
 func newSession(h *Hub, room string, me rooms.Participant) *session {
 	return &session{
 		hub: h, room: room, me: me, resumeToken: newID("", 26),
-		log:  h.log.With("room", room, "participant", me.ID),
-		mbox: newMailbox(),
+		log:    h.log.With("room", room, "participant", me.ID),
+		mbox:   newMailbox(),
 		wanted: map[rooms.Source]bool{}, muted: map[rooms.Source]bool{}, published: map[rooms.Source]bool{},
 	}
 }
