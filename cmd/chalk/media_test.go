@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -56,6 +57,12 @@ func (r *receiver) count(kind webrtc.RTPCodecType, from, to uint32) (distinct, d
 		}
 	}
 	return
+}
+
+func (r *receiver) distinct(kind webrtc.RTPCodecType) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.got[kind])
 }
 
 func (r *receiver) total() int {
@@ -174,4 +181,70 @@ func TestLectureFanOut(t *testing.T) {
 		t.Errorf("the publisher received %d of its own packets", n)
 	}
 	t.Logf("%d subscribers, worst delivery %.2f%% over packets %d..%d", subscribers, 100*worst, from, to)
+}
+
+func TestICERestartKeepsMediaFlowing(t *testing.T) {
+	srv := startTestServer(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	pub, err := client.Dial(ctx, client.Options{URL: srv.wsURL(), Room: "r", Name: "Teacher", Audio: true, Video: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	recv := newReceiver()
+	sub, err := client.Dial(ctx, client.Options{URL: srv.wsURL(), Room: "r", Name: "Student", OnTrack: recv.onTrack})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+
+	var n uint32
+	// sendUntil writes packets until the receiver has count more video packets than before.
+	sendUntil := func(what string, more int) {
+		t.Helper()
+		start := recv.distinct(webrtc.RTPCodecTypeVideo)
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			client.WriteSynthetic(pub.Audio, webrtc.RTPCodecTypeAudio, n, 0)
+			client.WriteSynthetic(pub.Video, webrtc.RTPCodecTypeVideo, n, 10)
+			n++
+			if recv.distinct(webrtc.RTPCodecTypeVideo)-start >= more {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: no media within 20 s", what)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	sendUntil("before the restart", 10)
+
+	ufrag := func(pc *webrtc.PeerConnection, remote bool) string {
+		d := pc.CurrentLocalDescription()
+		if remote {
+			d = pc.CurrentRemoteDescription()
+		}
+		for _, line := range strings.Split(d.SDP, "\r\n") {
+			if strings.HasPrefix(line, "a=ice-ufrag:") {
+				return line
+			}
+		}
+		return ""
+	}
+	pubBefore, subBefore := ufrag(pub.PublishConnection(), true), ufrag(sub.SubscribeConnection(), true)
+	if err := pub.RestartICE(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := sub.RestartICE(ctx); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for ufrag(pub.PublishConnection(), true) == pubBefore || ufrag(sub.SubscribeConnection(), true) == subBefore {
+		if time.Now().After(deadline) {
+			t.Fatal("the server's ICE credentials did not change on either connection")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	sendUntil("after the restart", 50)
 }

@@ -55,6 +55,7 @@ type Client struct {
 	writeMu sync.Mutex
 	mu      sync.Mutex
 	mids    map[string]TrackInfo
+	decls   any // the publish offer's tracks, sent again with every new offer
 	pending []webrtc.ICECandidateInit // subscribe candidates that arrived before the offer
 	errs    chan error
 	done    chan struct{}
@@ -183,7 +184,27 @@ func (c *Client) publish(ctx context.Context) error {
 	for i, tr := range trs {
 		tracks = append(tracks, decl{Mid: tr.Mid(), Source: sources[i]})
 	}
+	c.decls = tracks
 	return c.Send(ctx, "offer", map[string]any{"sdp": offer.SDP, "tracks": tracks})
+}
+
+// RestartICE restarts ICE on both connections, as the web client does after a network change: a
+// new publish offer with fresh credentials, and restart_ice so the server re-offers the subscribe
+// connection.
+func (c *Client) RestartICE(ctx context.Context) error {
+	if c.pub != nil {
+		offer, err := c.pub.CreateOffer(&webrtc.OfferOptions{ICERestart: true})
+		if err != nil {
+			return err
+		}
+		if err := c.pub.SetLocalDescription(offer); err != nil {
+			return err
+		}
+		if err := c.Send(ctx, "offer", map[string]any{"sdp": offer.SDP, "tracks": c.decls}); err != nil {
+			return err
+		}
+	}
+	return c.Send(ctx, "restart_ice", struct{}{})
 }
 
 func drain(s *webrtc.RTPSender) {
