@@ -55,7 +55,7 @@ type Client struct {
 	writeMu sync.Mutex
 	mu      sync.Mutex
 	mids    map[string]TrackInfo
-	decls   any // the publish offer's tracks, sent again with every new offer
+	decls   any                       // the publish offer's tracks, sent again with every new offer
 	pending []webrtc.ICECandidateInit // subscribe candidates that arrived before the offer
 	errs    chan error
 	done    chan struct{}
