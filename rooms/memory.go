@@ -25,6 +25,8 @@ type memRoom struct {
 	seq    uint64
 	parts  map[string]*Participant // by ID; owned by the room, copied on the way in and out
 	byUser map[string]string       // Identity → ID
+	hands  []string                // participant IDs with a raised hand, in raising order
+	chat   memChat
 	feeds  map[*feed]struct{}
 }
 
@@ -48,6 +50,7 @@ func (s *MemoryStore) room(name string) (*memRoom, error) {
 			name:   name,
 			parts:  make(map[string]*Participant),
 			byUser: make(map[string]string),
+			chat:   memChat{byID: make(map[string]uint64)},
 			feeds:  make(map[*feed]struct{}),
 		}
 		s.rooms[name] = r
@@ -252,13 +255,15 @@ func (r *memRoom) emit(ev Event) {
 	}
 }
 
-// remove deletes a participant and its tracks and emits the left event; r.mu must be held.
+// remove deletes a participant, its tracks and its raised hand, and emits the left event (which
+// implies the hand is down); r.mu must be held.
 func (r *memRoom) remove(id, reason string) {
 	p := r.parts[id]
 	delete(r.parts, id)
 	if r.byUser[p.Identity] == id {
 		delete(r.byUser, p.Identity)
 	}
+	r.lowerHand(id)
 	r.emit(Event{Type: EventParticipantLeft, ParticipantID: id, Reason: reason})
 }
 
@@ -272,7 +277,8 @@ func (r *memRoom) track(participantID, trackID string) (*Participant, int) {
 }
 
 func (r *memRoom) snapshot() Snapshot {
-	snap := Snapshot{Room: r.name, Seq: r.seq, Participants: make([]Participant, 0, len(r.parts))}
+	snap := Snapshot{Room: r.name, Seq: r.seq, Participants: make([]Participant, 0, len(r.parts)),
+		Hands: append(make([]string, 0, len(r.hands)), r.hands...)}
 	for _, p := range r.parts {
 		snap.Participants = append(snap.Participants, *cloneParticipant(p))
 	}

@@ -240,6 +240,77 @@ func TestRedisKeyLayout(t *testing.T) {
 	if err != nil || !slices.Equal(keys, []string{"chalk:room:{r}:seq"}) {
 		t.Fatalf("keys after the room emptied: %q, %v; want only the seq", keys, err)
 	}
+
+	// Hands and chat.
+	if _, _, err := s.Join(ctx, "r", p); err != nil {
+		t.Fatal(err)
+	}
+	if err := errors.Join(s.RaiseHand(ctx, "r", "p1"),
+		s.PostChat(ctx, "r", rooms.ChatMessage{ID: "c1", From: "p1", Text: "hi", At: time.Now()}),
+		s.PostChat(ctx, "r", rooms.ChatMessage{ID: "c2", From: "p1", Text: "again", At: time.Now()})); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		cmd  *redis.StringCmd
+		want string
+	}{
+		{c.LIndex(ctx, "chalk:room:{r}:hands", 0), "p1"},
+		{c.LIndex(ctx, "chalk:room:{r}:chat", 0), `"id":"c1"`},
+		{c.LIndex(ctx, "chalk:room:{r}:chat", 1), `"text":"again"`},
+		{c.HGet(ctx, "chalk:room:{r}:chatidx", "c2"), "2"},
+		{c.Get(ctx, "chalk:room:{r}:chatcount"), "2"},
+	} {
+		if got, err := tc.cmd.Result(); err != nil || !strings.Contains(got, tc.want) {
+			t.Errorf("%v: %q, %v; want it to contain %q", tc.cmd.Args(), got, err, tc.want)
+		}
+	}
+	// Chat outlives the class; the hand goes with its participant.
+	if err := s.Leave(ctx, "r", "p1", rooms.ReasonLeft); err != nil {
+		t.Fatal(err)
+	}
+	keys, err = c.Keys(ctx, "chalk:*").Result()
+	slices.Sort(keys)
+	want := []string{"chalk:room:{r}:chat", "chalk:room:{r}:chatcount", "chalk:room:{r}:chatidx", "chalk:room:{r}:seq"}
+	if err != nil || !slices.Equal(keys, want) {
+		t.Fatalf("keys after the room emptied again: %q, %v; want %q", keys, err, want)
+	}
+}
+
+// DeleteChat must not trust an index entry blindly: one left behind by a trim (or by a crash of an
+// older version) means the message is gone, and one pointing at another message is an error.
+func TestRedisChatIndexMismatch(t *testing.T) {
+	url := redistest.Start(t)
+	ctx := t.Context()
+	s := newRedisStore(t, url, "idx:")
+	if _, _, err := s.Join(ctx, "r", rooms.Participant{ID: "a", Identity: "a", JoinedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"m1", "m2"} {
+		if err := s.PostChat(ctx, "r", rooms.ChatMessage{ID: id, From: "a", Text: id, At: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := rawClient(t, url)
+	// "stale" is message 0: before the first kept one. "wrong" claims to be message 2, which is m2.
+	if err := c.HSet(ctx, "idx:room:{r}:chatidx", "stale", 0, "wrong", 2).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteChat(ctx, "r", "stale", "a"); !errors.Is(err, rooms.ErrNotFound) {
+		t.Fatalf("DeleteChat of a stale entry: err = %v, want ErrNotFound", err)
+	}
+	if n, err := c.HExists(ctx, "idx:room:{r}:chatidx", "stale").Result(); err != nil || n {
+		t.Fatalf("stale index entry still there (%v, %v)", n, err)
+	}
+	if err := s.DeleteChat(ctx, "r", "wrong", "a"); err == nil || errors.Is(err, rooms.ErrNotFound) {
+		t.Fatalf("DeleteChat through an entry pointing at another message: err = %v, want an error", err)
+	}
+	msgs, err := s.ChatHistory(ctx, "r", 10)
+	if err != nil || len(msgs) != 2 || msgs[1].ID != "m2" || msgs[1].Deleted {
+		t.Fatalf("history after the bad deletes: %+v, %v; want m1 and m2 untouched", msgs, err)
+	}
+	if snap, err := s.Snapshot(ctx, "r"); err != nil || snap.Seq != 3 {
+		t.Fatalf("bad deletes moved Seq: %+v, %v", snap, err)
+	}
 }
 
 func drainErr(t *testing.T, sub *rooms.Subscription) error {

@@ -68,6 +68,7 @@ type Snapshot struct {
 	Room         string        `json:"room"`
 	Seq          uint64        `json:"seq"`
 	Participants []Participant `json:"participants"` // ordered by JoinedAt, then ID
+	Hands        []string      `json:"hands"`        // participant ids with a raised hand, in raising order
 }
 
 // EventType names a change to a room.
@@ -79,6 +80,10 @@ const (
 	EventTrackPublished    EventType = "track_published"    // ParticipantID, Track set
 	EventTrackUnpublished  EventType = "track_unpublished"  // ParticipantID, Track (ID and Source) set
 	EventTrackUpdated      EventType = "track_updated"      // ParticipantID, Track set (mute changed)
+	EventChat              EventType = "chat"               // Chat set
+	EventChatDeleted       EventType = "chat_deleted"       // ChatID, By set
+	EventHandRaised        EventType = "hand_raised"        // ParticipantID set
+	EventHandLowered       EventType = "hand_lowered"       // ParticipantID set; By: who lowered it
 )
 
 // Reasons a participant leaves.
@@ -98,7 +103,32 @@ type Event struct {
 	ParticipantID string       `json:"participantId,omitempty"`
 	Track         *Track       `json:"track,omitempty"`
 	Reason        string       `json:"reason,omitempty"`
+	Chat          *ChatMessage `json:"chat,omitempty"`
+	ChatID        string       `json:"chatId,omitempty"`
+	By            string       `json:"by,omitempty"` // participant id of who acted, when not the subject
 }
+
+// ChatTo values: a message is for the whole room or only for its instructors.
+const (
+	ChatToRoom        = ""
+	ChatToInstructors = "instructors"
+)
+
+// ChatMessage is one chat line. The store keeps every message of a room (for the lesson timeline);
+// ChatHistory returns the most recent ones.
+type ChatMessage struct {
+	ID       string    `json:"id"` // chosen by the caller, unique within the room
+	From     string    `json:"from"`
+	FromName string    `json:"fromName"`
+	FromRole Role      `json:"fromRole"`
+	To       string    `json:"to,omitempty"` // ChatToRoom or ChatToInstructors
+	Text     string    `json:"text"`
+	At       time.Time `json:"at"`
+	Deleted  bool      `json:"deleted,omitempty"` // deleted by an instructor: Text is emptied
+}
+
+// MaxChatKept is how many messages per room a store keeps at least (the lesson timeline needs them).
+const MaxChatKept = 10000
 
 var (
 	// ErrNotFound: the participant or track is not in the room.
@@ -125,6 +155,23 @@ type Store interface {
 	SetTrackMuted(ctx context.Context, room, participantID, trackID string, muted bool) error
 	// Snapshot returns the room's current state (empty, Seq 0, for a room never joined).
 	Snapshot(ctx context.Context, room string) (Snapshot, error)
+
+	// PostChat stores m (m.ID must be new in the room) and publishes EventChat. The sender must be in
+	// the room (ErrNotFound otherwise). The store keeps at least the last MaxChatKept messages of a
+	// room, also after everyone has left.
+	PostChat(ctx context.Context, room string, m ChatMessage) error
+	// DeleteChat marks a message deleted (its text is dropped) and publishes EventChatDeleted with
+	// By = by. ErrNotFound if the message is unknown; deleting twice is not an error and emits nothing.
+	DeleteChat(ctx context.Context, room, id, by string) error
+	// ChatHistory returns up to n of the room's latest messages, oldest first, deleted ones included.
+	ChatHistory(ctx context.Context, room string, n int) ([]ChatMessage, error)
+	// RaiseHand appends a participant to the room's hand queue (EventHandRaised); raising a raised
+	// hand does nothing. ErrNotFound if the participant is not in the room.
+	RaiseHand(ctx context.Context, room, participantID string) error
+	// LowerHand removes a participant from the queue (EventHandLowered, By = by); lowering a lowered
+	// hand does nothing. Leave lowers the leaver's hand without a separate event.
+	LowerHand(ctx context.Context, room, participantID, by string) error
+
 	// Subscribe delivers the room's events in Seq order, starting with the first event applied after
 	// Subscribe returns, until ctx ends or Close is called.
 	Subscribe(ctx context.Context, room string) (*Subscription, error)

@@ -26,6 +26,10 @@ const (
 	MaxFrameBytes = 64 << 10
 	MaxSDPBytes   = 32 << 10
 	maxNameRunes  = 64
+	// MaxChatRunes bounds one chat message: long enough for a question with a code snippet.
+	MaxChatRunes = 1000
+	// ChatHistoryLen is how many recent messages a joining (or resuming) participant receives.
+	ChatHistoryLen = 200
 )
 
 // Error codes sent in "error" messages.
@@ -39,6 +43,9 @@ const (
 	CodeResumeFailed       = "resume_failed"
 	CodeBadSDP             = "bad_sdp"
 	CodeInternal           = "internal"
+	CodeForbidden          = "forbidden"
+	CodeRateLimited        = "rate_limited"
+	CodeNotFound           = "not_found"
 )
 
 // ProtocolError is a client-visible failure: Code is one of the Code constants.
@@ -92,6 +99,16 @@ type (
 		Source rooms.Source `json:"source"`
 		Muted  bool         `json:"muted"`
 	}
+	chatMsg struct {
+		Text string `json:"text"`
+		To   string `json:"to,omitempty"`
+	}
+	chatDeleteMsg struct {
+		ID string `json:"id"`
+	}
+	lowerHandMsg struct {
+		ParticipantID string `json:"participantId,omitempty"` // empty: your own hand
+	}
 	emptyMsg struct{}
 )
 
@@ -129,7 +146,13 @@ func decodeClient(frame []byte) (clientMsg, error) {
 		body = &sourceMsg{}
 	case "mute":
 		body = &muteMsg{}
-	case "restart_ice", "leave", "ping":
+	case "chat":
+		body = &chatMsg{}
+	case "chat_delete":
+		body = &chatDeleteMsg{}
+	case "lower_hand":
+		body = &lowerHandMsg{}
+	case "restart_ice", "leave", "ping", "raise_hand":
 		body = &emptyMsg{}
 	case "":
 		return clientMsg{}, protoErr(CodeBadMessage, "", "message has no type")
@@ -220,6 +243,27 @@ func validate(body any) error {
 		if m.Source != rooms.SourceMicrophone && m.Source != rooms.SourceCamera {
 			return errors.New(`source must be "microphone" or "camera"`)
 		}
+	case *chatMsg:
+		m.Text = strings.TrimSpace(m.Text)
+		switch n := utf8.RuneCountInString(m.Text); {
+		case !utf8.ValidString(m.Text):
+			return errors.New("text must be valid UTF-8")
+		case n == 0:
+			return errors.New("text is empty")
+		case n > MaxChatRunes:
+			return fmt.Errorf("message is %d characters; the limit is %d", n, MaxChatRunes)
+		}
+		if m.To != rooms.ChatToRoom && m.To != rooms.ChatToInstructors {
+			return errors.New(`to must be empty (everyone) or "instructors"`)
+		}
+	case *chatDeleteMsg:
+		if !idRE.MatchString(m.ID) {
+			return errors.New("id is malformed")
+		}
+	case *lowerHandMsg:
+		if m.ParticipantID != "" && !idRE.MatchString(m.ParticipantID) {
+			return errors.New("participantId is malformed")
+		}
 	}
 	return nil
 }
@@ -259,6 +303,8 @@ type (
 		Room         string              `json:"room"`
 		Seq          uint64              `json:"seq"`
 		Participants []rooms.Participant `json:"participants"`
+		Hands        []string            `json:"hands"`
+		Chat         []rooms.ChatMessage `json:"chat"`
 		ResumeToken  string              `json:"resumeToken"`
 		Resumed      bool                `json:"resumed"`
 		ICEServers   []webrtc.ICEServer  `json:"iceServers"`
@@ -266,6 +312,22 @@ type (
 	resyncMsg struct {
 		Seq          uint64              `json:"seq"`
 		Participants []rooms.Participant `json:"participants"`
+		Hands        []string            `json:"hands"`
+		Chat         []rooms.ChatMessage `json:"chat"`
+	}
+	chatEventMsg struct {
+		Seq     uint64            `json:"seq"`
+		Message rooms.ChatMessage `json:"message"`
+	}
+	chatDeletedMsg struct {
+		Seq uint64 `json:"seq"`
+		ID  string `json:"id"`
+		By  string `json:"by"`
+	}
+	handMsg struct {
+		Seq           uint64 `json:"seq"`
+		ParticipantID string `json:"participantId"`
+		By            string `json:"by,omitempty"`
 	}
 	serverOfferMsg struct {
 		SDP    string                `json:"sdp"`

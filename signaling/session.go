@@ -36,6 +36,7 @@ type session struct {
 	wanted    map[rooms.Source]bool // the client says it sends this source
 	muted     map[rooms.Source]bool
 	published map[rooms.Source]bool // what the store has for us
+	chatLimit chatLimiter
 }
 
 func newSession(h *Hub, room string, me rooms.Participant) *session {
@@ -125,7 +126,7 @@ func (s *session) join(conn *wsConn) {
 	}
 	s.log.Info("joined", "name", s.me.Name, "role", s.me.Role)
 	s.applySnapshot(snap)
-	s.send("joined", s.joinedMsg(snap, false))
+	s.send("joined", s.joinedMsg(snap, s.chatHistory(), false))
 }
 
 // resume moves the session onto a new socket after a blip.
@@ -149,16 +150,16 @@ func (s *session) resume(conn *wsConn) {
 	s.peer.ResetSubscribeNegotiation()
 	s.log.Info("resumed")
 	s.applySnapshot(snap)
-	s.send("joined", s.joinedMsg(snap, true))
+	s.send("joined", s.joinedMsg(snap, s.chatHistory(), true))
 }
 
-func (s *session) joinedMsg(snap rooms.Snapshot, resumed bool) joinedMsg {
+func (s *session) joinedMsg(snap rooms.Snapshot, chat []rooms.ChatMessage, resumed bool) joinedMsg {
 	ice := s.hub.cfg.SFU.ICEServers()
 	if ice == nil {
 		ice = []webrtc.ICEServer{}
 	}
 	return joinedMsg{Participant: s.me, Room: s.room, Seq: snap.Seq, Participants: snap.Participants,
-		ResumeToken: s.resumeToken, Resumed: resumed, ICEServers: ice}
+		Hands: snap.Hands, Chat: chat, ResumeToken: s.resumeToken, Resumed: resumed, ICEServers: ice}
 }
 
 // connLost: the socket died without a close frame. Wait for a resume until silence ends the session.
@@ -259,8 +260,16 @@ func (s *session) handle(conn *wsConn, m clientMsg) {
 				s.fail(conn, protoErr(CodeInternal, "mute", "could not change mute state; try again"))
 			}
 		}
+	case *chatMsg:
+		s.handleChat(conn, b)
+	case *chatDeleteMsg:
+		s.handleChatDelete(conn, b)
+	case *lowerHandMsg:
+		s.handleLowerHand(conn, b)
 	case *emptyMsg:
 		switch m.Type {
+		case "raise_hand":
+			s.handleRaiseHand(conn)
 		case "restart_ice":
 			s.peer.RestartICE()
 		case "leave":
@@ -314,6 +323,9 @@ func (s *session) onEvent(ev rooms.Event) {
 		return
 	}
 	s.seq = ev.Seq
+	if s.onClassroomEvent(ev) {
+		return
+	}
 	switch ev.Type {
 	case rooms.EventParticipantJoined:
 		s.send(string(ev.Type), participantJoinedMsg{Seq: ev.Seq, Participant: *ev.Participant})
@@ -344,7 +356,7 @@ func (s *session) resync(snap rooms.Snapshot) {
 	for _, p := range snap.Participants {
 		if p.ID == s.me.ID {
 			s.applySnapshot(snap)
-			s.send("resync", resyncMsg{Seq: snap.Seq, Participants: snap.Participants})
+			s.send("resync", resyncMsg{Seq: snap.Seq, Participants: snap.Participants, Hands: snap.Hands, Chat: s.chatHistory()})
 			return
 		}
 	}

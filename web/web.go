@@ -135,6 +135,11 @@ func (h *handler) unauthorized(w http.ResponseWriter, heading, msg, detail strin
 }
 
 func (h *handler) notFound(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "Method not allowed.", http.StatusMethodNotAllowed)
+		return
+	}
 	h.page(w, http.StatusNotFound, "error.html", pageData{
 		Title:   "Page not found — Chalk",
 		Heading: "This page does not exist.",

@@ -66,6 +66,8 @@ func TestHandler(t *testing.T) {
 		{"no escape from static", dev, "GET", "/static/..%2fweb.go", 404, "", nil, nil},
 		{"missing asset", dev, "GET", "/static/nope.js", 404, "", nil, nil},
 		{"HEAD on a page", prod, "HEAD", "/", 200, "text/html; charset=utf-8", nil, nil},
+		{"POST is not allowed", dev, "POST", "/r/math", 405, "", nil, nil},
+		{"empty room name", dev, "GET", "/r/", 404, "text/html; charset=utf-8", nil, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -42,6 +42,18 @@ func Run(t *testing.T, newStore func(t *testing.T) rooms.Store) {
 		{"StoreClose", testStoreClose},
 		{"SlowConsumerLags", testLag},
 		{"ContextEndsSubscription", testContextCancel},
+		{"ChatPostAndHistory", testChatHistory},
+		{"ChatSenderNotInRoom", testChatSenderNotInRoom},
+		{"ChatDuplicateID", testChatDuplicateID},
+		{"ChatDelete", testChatDelete},
+		{"ChatSurvivesEmptyRoom", testChatSurvivesEmptyRoom},
+		{"ChatTrimmedToMaxChatKept", testChatTrim},
+		{"HandsQueue", testHandsQueue},
+		{"HandsLeave", testHandsLeave},
+		{"HandNotInRoom", testHandNotInRoom},
+		{"HandsConcurrentRaises", testHandsConcurrent},
+		{"HandsSubscribeThenSnapshot", testHandsNoGap},
+		{"EmptyListsEncodeAsArrays", testEmptyLists},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
@@ -158,7 +170,8 @@ func ended(t *testing.T, sub *rooms.Subscription) ([]rooms.Event, error) {
 	}
 }
 
-// expect checks an event against want; At must be set and Participant is compared with norm.
+// expect checks an event against want; At must be set, Participant is compared with norm and Chat
+// with normChat.
 func expect(t *testing.T, got, want rooms.Event) {
 	t.Helper()
 	if got.At.IsZero() || time.Since(got.At) > time.Minute || time.Until(got.At) > time.Minute {
@@ -170,7 +183,13 @@ func expect(t *testing.T, got, want rooms.Event) {
 	if want.Participant != nil {
 		sameParticipants(t, fmt.Sprintf("event %d participant", got.Seq), norm(*got.Participant), norm(*want.Participant))
 	}
-	got.At, got.Participant, want.Participant = time.Time{}, nil, nil
+	if (got.Chat == nil) != (want.Chat == nil) {
+		t.Fatalf("event %d: chat = %+v, want %+v", got.Seq, got.Chat, want.Chat)
+	}
+	if want.Chat != nil {
+		sameChat(t, fmt.Sprintf("event %d chat", got.Seq), []rooms.ChatMessage{*got.Chat}, []rooms.ChatMessage{*want.Chat})
+	}
+	got.At, got.Participant, want.Participant, got.Chat, want.Chat = time.Time{}, nil, nil, nil, nil
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("event:\n got %+v\nwant %+v", got, want)
 	}

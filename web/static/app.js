@@ -77,7 +77,11 @@ function renderPreview() {
   else if (!v.srcObject || v.srcObject.getVideoTracks()[0] !== cam) v.srcObject = new MediaStream([cam]);
   $('preview-tile').classList.toggle('video-off', !cam);
   const name = $('prejoin-name').value.trim();
-  $('preview-avatar').innerHTML = `<span class="initials">${name ? initials(name) : icons.people}</span>`;
+  const badge = document.createElement('span');
+  badge.className = 'initials';
+  if (name) badge.textContent = initials(name);
+  else badge.innerHTML = icons.people;
+  $('preview-avatar').replaceChildren(badge);
   $('preview-avatar').style.setProperty('--avatar', avatarColor(name || 'x'));
   micButton($('pre-mic'), media);
   camButton($('pre-cam'), media);
@@ -108,10 +112,12 @@ async function prejoin() {
   nameInput.value = (query.get('name') || localStorage.getItem('chalk.name') || '').trim().slice(0, 64);
   nameInput.addEventListener('input', renderPreview);
   renderPreview();
-  if (!nameInput.value) nameInput.focus();
+  if (!nameInput.value && matchMedia('(pointer: fine)').matches) nameInput.focus(); // no keyboard pop-up on phones
   requestAnimationFrame(meterLoop);
   mediaMessage('Starting your camera and microphone…');
-  mediaMessage(await media.start({ audio: true, video: true }));
+  const msg = await media.start({ audio: true, video: true });
+  mediaMessage(msg);
+  if (msg && screenNow !== 'prejoin') banner(msg, { error: true, hideAfter: 10000 }); // joined meanwhile
 }
 
 $('prejoin-form').addEventListener('submit', (ev) => {

@@ -183,7 +183,6 @@ export class Grid {
     const name = v.self ? 'You' : p.name;
     t.el.classList.toggle('self', v.self);
     t.el.classList.toggle('video-off', !v.videoOn);
-    t.el.classList.toggle('instructor', p.role === 'instructor');
     t.setTrack(v.cam);
     t.name.textContent = name;
     t.micOff.hidden = !v.micOff;

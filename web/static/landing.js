@@ -7,7 +7,8 @@ const name = document.getElementById('name');
 const error = document.getElementById('form-error');
 
 name.value = localStorage.getItem('chalk.name') || '';
-(room.value ? name : room).focus();
+// Not on touch screens: focusing would pop up the keyboard over the page.
+if (matchMedia('(pointer: fine)').matches) (room.value ? name : room).focus();
 
 /** A readable random room name, e.g. "calm-river-4821". */
 function randomRoom() {

@@ -11,7 +11,6 @@ const BACKOFF_MS = [500, 1000, 2000, 4000, 5000];
 export function describeError(code, message) {
   const msg = message ? ` (${message})` : '';
   switch (code) {
-    case 'unauthorized': return `You can't join this class: ${message || 'your join link was refused'}.`;
     case 'bad_sdp': return `Your browser's media setup was refused by the server${msg}. Try reloading the page.`;
     case 'internal': return `The server had a problem${msg}. It may fix itself; if not, reload the page.`;
     case 'too_large': return 'A message to the server was too large; reconnecting.';
