@@ -1,12 +1,17 @@
 // app.js — the classroom page (/r/{room}): pre-join screen, the call controls, the connection
 // banner, the "ended" screens, and the read-only test hook window.chalk. The protocol lives in
-// session.js, media in media.js, tiles in grid.js.
+// session.js, media in media.js, tiles in grid.js; chat and hands in classroom.js (model), the side
+// panel in panel.js and its panes in chat.js and people.js.
 
 import { LocalMedia, LevelMeter, resumeAudio, explainMediaError } from './media.js';
 import { Grid, initials, avatarColor } from './grid.js';
 import { Session } from './session.js';
-import { setButton, micButton, camButton, screenButton, shortcuts } from './controls.js';
+import { setButton, micButton, camButton, screenButton, handButton, shortcuts } from './controls.js';
 import { icons } from './icons.js';
+import { Classroom } from './classroom.js';
+import { SidePanel } from './panel.js';
+import { ChatView } from './chat.js';
+import { PeopleView } from './people.js';
 
 const $ = (id) => document.getElementById(id);
 const body = document.body;
@@ -51,14 +56,57 @@ const grid = new Grid($('grid'), {
   onSoundBlocked: () => { $('sound-unlock').hidden = false; },
   onCount: (n) => { $('count').textContent = n === 1 ? '1 in class' : `${n} in class`; },
 });
+const classroom = new Classroom({ send: (type, data) => session.send(type, data) });
 const session = new Session({
-  room, token, name: '', identity: devMode && !token ? guestIdentity() : '', media, grid,
+  room, token, name: '', identity: devMode && !token ? guestIdentity() : '', media, grid, classroom,
   ui: {
     banner,
     connected: (up) => body.classList.toggle('offline', !up),
     ended,
   },
 });
+
+// ---- side panel, chat, hands --------------------------------------------------------------
+
+const panel = new SidePanel($('panel'), { onChange: () => chat.visibilityChanged() });
+panel.addButton('people', $('btn-people'), { icon: 'people', label: 'People', key: 'P' });
+panel.addButton('chat', $('btn-chat'), { icon: 'chat', label: 'Chat', key: 'C' });
+$('panel-close').innerHTML = icons.close;
+$('panel-close').title = 'Close (Esc)';
+$('panel-close').addEventListener('click', () => panel.close(true));
+const chat = new ChatView({ classroom, panel });
+new PeopleView({ classroom, panel, notify: (text) => banner(text, { error: true, hideAfter: 8000 }) });
+
+/** Say something to screen readers (raised hands, a hand lowered by the instructor). */
+function announce(text) {
+  $('announce').textContent = '';
+  requestAnimationFrame(() => { $('announce').textContent = text; });
+}
+
+$('btn-hand').setAttribute('aria-label', 'Raise hand');
+$('btn-hand').addEventListener('click', toggleHand);
+
+function toggleHand() {
+  const ok = classroom.handRaised ? classroom.lowerHand() : classroom.raiseHand();
+  if (!ok) banner('You are offline; try again once you are reconnected.', { error: true, hideAfter: 6000 });
+}
+
+classroom.on('roster', () => {
+  // Students raise hands; instructors take them.
+  $('btn-hand').hidden = !classroom.self || classroom.isInstructor;
+});
+classroom.on('hands', ({ raised, lowered, by }) => {
+  grid.setHands(classroom.hands);
+  handButton($('btn-hand'), classroom.handRaised);
+  if (raised && classroom.isInstructor && raised !== classroom.me) {
+    announce(`${classroom.name(raised)} raised their hand.`);
+  }
+  if (lowered && lowered === classroom.me && by && by !== classroom.me) {
+    const who = classroom.name(by) || 'An instructor';
+    banner(`${who} lowered your hand.`, { hideAfter: 5000 });
+  }
+});
+handButton($('btn-hand'), false);
 
 // ---- pre-join ------------------------------------------------------------------------------
 
@@ -204,6 +252,9 @@ shortcuts({
   m: () => (screenNow === 'room' || screenNow === 'prejoin') && (toggleMic(), true),
   v: () => (screenNow === 'room' || screenNow === 'prejoin') && (toggleCam(), true),
   s: () => screenNow === 'room' && LocalMedia.canShareScreen && (toggleScreen(), true),
+  h: () => screenNow === 'room' && !$('btn-hand').hidden && (toggleHand(), true),
+  c: () => screenNow === 'room' && (panel.toggle('chat'), true),
+  p: () => screenNow === 'room' && (panel.toggle('people'), true),
 });
 
 $('sound-unlock').innerHTML = `${icons.sound}<span>Click to enable sound</span>`;

@@ -1,5 +1,5 @@
-// controls.js — the round call-control buttons (icon, tooltip, aria-pressed) and the M / V / S
-// keyboard shortcuts.
+// controls.js — the round call-control buttons (icon, tooltip, aria-pressed, count badge) and the
+// single-key shortcuts (M, V, S, H, C, P).
 
 import { icons } from './icons.js';
 
@@ -7,9 +7,12 @@ import { icons } from './icons.js';
  * Draw a control button. Its aria-label is set once by the caller and says what the button is
  * ("Mute microphone"); aria-pressed says the state; the tooltip says what a press will do.
  */
-export function setButton(btn, { icon, tip, pressed, alert = false, active = false, disabled = false, text = '' }) {
+export function setButton(btn, { icon, tip, pressed, alert = false, active = false, disabled = false, text = '',
+  badge = '', badgeTone = '' }) {
+  // Only fixed strings and numbers reach innerHTML here, never a participant's name or message.
   btn.innerHTML = `${icons[icon]}${text ? `<span class="ctl-text">${text}</span>` : ''}` +
-    `<span class="tip" aria-hidden="true">${tip}</span>`;
+    `<span class="tip" aria-hidden="true">${tip}</span>` +
+    (badge ? `<span class="ctl-badge${badgeTone ? ` tone-${badgeTone}` : ''}" aria-hidden="true">${badge}</span>` : '');
   if (pressed !== undefined) btn.setAttribute('aria-pressed', String(pressed));
   btn.classList.toggle('alert', alert);
   btn.classList.toggle('active', active);
@@ -49,4 +52,9 @@ export function shortcuts(keys) {
     const fn = keys[ev.key.toLowerCase()];
     if (fn && fn()) ev.preventDefault();
   });
+}
+
+export function handButton(btn, raised) {
+  setButton(btn, { icon: 'hand', tip: raised ? 'Lower your hand (H)' : 'Raise your hand (H)', pressed: raised, active: raised });
+  btn.classList.toggle('raised', raised);
 }

@@ -1,6 +1,7 @@
 // grid.js — the classroom view: one tile per participant (video or initials avatar, name, role
-// badge, muted-mic icon, speaking ring), a large tile per shared screen (spotlight layout), and one
-// <audio> element per remote participant so remote sound plays.
+// badge, muted-mic icon, speaking ring, raised hand with its place in the queue), a large tile per
+// shared screen (spotlight layout), and one <audio> element per remote participant so remote sound
+// plays.
 
 import { icons } from './icons.js';
 import { LevelMeter } from './media.js';
@@ -52,7 +53,12 @@ class Tile {
     this.name = el('span', 'name');
     this.badge = el('span', 'badge', 'Instructor');
     this.label.append(this.micOff, this.name, this.badge);
-    this.el.append(this.video, this.avatar, this.label);
+    this.hand = el('div', 'hand-badge', icons.hand);
+    this.hand.setAttribute('aria-hidden', 'true');
+    this.handPos = el('span', 'hand-pos');
+    this.hand.append(this.handPos);
+    this.hand.hidden = true;
+    this.el.append(this.video, this.avatar, this.label, this.hand);
     this.track = null;
   }
 
@@ -87,6 +93,7 @@ export class Grid {
     this.people = new Map(); // id -> {p, tile, screen, audio, meter, micTrack, speakingUntil, ...}
     this.remote = new Map(); // participantId -> {microphone, camera, screen} MediaStreamTracks
     this.screenSeq = 0;
+    this.hands = new Map(); // participantId -> place in the raised-hand queue (1 = first)
     this.timer = setInterval(() => this.tick(), 100);
     new ResizeObserver(() => this.layout()).observe(root);
   }
@@ -143,6 +150,13 @@ export class Grid {
     this.layout();
   }
 
+  /** The raised-hand queue changed: ids, first raised first. */
+  setHands(ids) {
+    const before = this.hands;
+    this.hands = new Map(ids.map((id, i) => [id, i + 1]));
+    for (const [id, e] of this.people) if (before.get(id) !== this.hands.get(id)) this.render(e);
+  }
+
   /** Local media changed (mute, camera, screen). */
   updateLocal() {
     const e = this.people.get(this.selfId);
@@ -189,9 +203,13 @@ export class Grid {
     t.badge.hidden = p.role !== 'instructor';
     t.initials.textContent = initials(p.name);
     t.avatar.style.setProperty('--avatar', avatarColor(p.id));
+    const hand = this.hands.get(p.id) || 0;
+    t.hand.hidden = !hand;
+    t.handPos.textContent = hand ? String(hand) : '';
+    t.el.classList.toggle('hand-up', !!hand);
     t.el.setAttribute('aria-label', [v.self ? `You (${p.name})` : p.name,
-      p.role === 'instructor' ? 'instructor' : '', v.micOff ? 'microphone off' : '',
-      v.videoOn ? '' : 'camera off'].filter(Boolean).join(', '));
+      p.role === 'instructor' ? 'instructor' : '', hand ? `hand raised (${ordinal(hand)})` : '',
+      v.micOff ? 'microphone off' : '', v.videoOn ? '' : 'camera off'].filter(Boolean).join(', '));
     e.videoLive = v.videoOn;
     e.micOff = v.micOff;
 
@@ -213,6 +231,7 @@ export class Grid {
       s.avatar.style.setProperty('--avatar', avatarColor(p.id));
       s.micOff.hidden = true;
       s.badge.hidden = true;
+      s.hand.hidden = true;
       s.el.setAttribute('aria-label', s.name.textContent);
     }
 
@@ -308,6 +327,10 @@ export class Grid {
     s.setProperty('--tile-w', `${w}px`);
     s.setProperty('--tile-h', `${Math.floor(best.h)}px`);
   }
+}
+
+function ordinal(n) {
+  return n === 1 ? 'first' : n === 2 ? 'second' : n === 3 ? 'third' : `number ${n}`;
 }
 
 /** Whether the tile's video element has a frame to show (avoids a blank tile before the first one). */

@@ -1,6 +1,7 @@
 // session.js — one participant's life in a room: join, the room model (participants and their
 // tracks, in seq order), both peer connections, reconnect with backoff and resume, ICE restarts,
-// and keeping the server's view of our mute/screen state in step with the local media.
+// and keeping the server's view of our mute/screen state in step with the local media. Chat and
+// hand events pass the same seq check, then go to the classroom model (classroom.js).
 
 import { Signaling, socketURL } from './signaling.js';
 import { Publisher, Subscriber } from './rtc.js';
@@ -22,6 +23,7 @@ export class Session {
   /**
    * @param {{room: string, name: string, token: string, identity: string,
    *          media: import('./media.js').LocalMedia, grid: import('./grid.js').Grid,
+   *          classroom: import('./classroom.js').Classroom,
    *          ui: {banner: (text: string, opts?: object) => void, connected: (up: boolean) => void,
    *               ended: (kind: string, message?: string) => void}}} opts
    */
@@ -135,6 +137,7 @@ export class Session {
         this.ui.banner('The class server is restarting…', { error: true });
         return;
       default:
+        if (this.classroom.handles(type)) return this.event(type, d);
         console.warn('chalk: unknown message type', type);
     }
   }
@@ -149,6 +152,7 @@ export class Session {
     this.participants = new Map((d.participants || []).map((p) => [p.id, normalize(p)]));
     this.grid.setSelf(this.me);
     this.grid.setParticipants([...this.participants.values()]);
+    this.classroom.reset({ me: this.me, participants: this.participants, hands: d.hands, chat: d.chat });
     this.ui.connected(true);
     this.ui.banner('');
     if (d.resumed && this.pub) {
@@ -169,11 +173,12 @@ export class Session {
     await this.pub.negotiate();
   }
 
-  /** The server lost its room feed and re-read it (not in protocol.md v1; signaling sends it). */
+  /** The server lost its room feed and re-read it: replace the whole view of the room. */
   resync(d) {
     this.seq = d.seq || 0;
     this.participants = new Map((d.participants || []).map((p) => [p.id, normalize(p)]));
     this.grid.setParticipants([...this.participants.values()]);
+    this.classroom.reset({ me: this.me, participants: this.participants, hands: d.hands, chat: d.chat });
     this.reconcile(['microphone', 'camera']);
   }
 
@@ -182,6 +187,13 @@ export class Session {
       if (d.seq <= this.seq) return; // already in the snapshot
       this.seq = d.seq;
     }
+    if (this.classroom.handles(type)) return this.classroom.event(type, d);
+    this.roomEvent(type, d);
+    this.classroom.roster(this.participants);
+  }
+
+  /** Participants and their tracks. */
+  roomEvent(type, d) {
     const p = this.participants.get(d.participantId);
     switch (type) {
       case 'participant_joined':
@@ -209,6 +221,7 @@ export class Session {
 
   error({ code, message, ref }) {
     console.warn('chalk: server error', code, message, ref);
+    if (this.classroom.error({ code, message, ref })) return; // shown next to what caused it
     switch (code) {
       case 'unauthorized': return this.end('unauthorized', message);
       case 'resume_failed':
@@ -311,6 +324,7 @@ export class Session {
     this.closePeers();
     this.participants.clear();
     this.grid.clear();
+    this.classroom.clear();
     this.ui.connected(false);
     this.ui.banner('');
     this.ui.ended(kind, message);
@@ -324,6 +338,8 @@ export class Session {
       participants: [...this.participants.values()].map((p) => ({
         id: p.id, name: p.name, role: p.role, tracks: p.tracks.map((t) => ({ ...t })),
       })),
+      hands: [...this.classroom.hands],
+      chat: this.classroom.messages.map((m) => ({ ...m })),
     };
   }
 }
