@@ -117,17 +117,18 @@ const (
 // ChatMessage is one chat line. The store keeps every message of a room (for the lesson timeline);
 // ChatHistory returns the most recent ones.
 type ChatMessage struct {
-	ID       string    `json:"id"` // chosen by the caller, unique within the room
-	From     string    `json:"from"`
-	FromName string    `json:"fromName"`
-	FromRole Role      `json:"fromRole"`
-	To       string    `json:"to,omitempty"` // ChatToRoom or ChatToInstructors
-	Text     string    `json:"text"`
-	At       time.Time `json:"at"`
-	Deleted  bool      `json:"deleted,omitempty"` // deleted by an instructor: Text is emptied
+	ID           string    `json:"id"`           // chosen by the caller, unique within the room
+	From         string    `json:"from"`         // the sender's participant id (one session)
+	FromIdentity string    `json:"fromIdentity"` // the sender's stable identity: still theirs after a rejoin
+	FromName     string    `json:"fromName"`
+	FromRole     Role      `json:"fromRole"`
+	To           string    `json:"to,omitempty"` // ChatToRoom or ChatToInstructors
+	Text         string    `json:"text"`
+	At           time.Time `json:"at"`
+	Deleted      bool      `json:"deleted,omitempty"` // deleted by an instructor: Text is emptied
 }
 
-// MaxChatKept is how many messages per room a store keeps at least (the lesson timeline needs them).
+// MaxChatKept is how many messages per room a store keeps (the lesson timeline needs them).
 const MaxChatKept = 10000
 
 var (
@@ -157,7 +158,7 @@ type Store interface {
 	Snapshot(ctx context.Context, room string) (Snapshot, error)
 
 	// PostChat stores m (m.ID must be new in the room) and publishes EventChat. The sender must be in
-	// the room (ErrNotFound otherwise). The store keeps at least the last MaxChatKept messages of a
+	// the room (ErrNotFound otherwise). The store keeps the last MaxChatKept messages of a
 	// room, also after everyone has left.
 	PostChat(ctx context.Context, room string, m ChatMessage) error
 	// DeleteChat marks a message deleted (its text is dropped) and publishes EventChatDeleted with

@@ -39,9 +39,9 @@ func (l *chatLimiter) allow(now time.Time) bool {
 func (s *session) isInstructor() bool { return s.me.Role == rooms.RoleInstructor }
 
 // canSee reports whether this participant may read m: private messages to the instructors reach
-// only instructors and their sender.
+// only instructors and their sender — the same user after a rejoin too, hence the identity.
 func (s *session) canSee(m rooms.ChatMessage) bool {
-	return m.To != rooms.ChatToInstructors || s.isInstructor() || m.From == s.me.ID
+	return m.To != rooms.ChatToInstructors || s.isInstructor() || m.From == s.me.ID || m.FromIdentity == s.me.Identity
 }
 
 func (s *session) visibleChat(all []rooms.ChatMessage) []rooms.ChatMessage {
@@ -73,7 +73,7 @@ func (s *session) handleChat(conn *wsConn, m *chatMsg) {
 		return
 	}
 	msg := rooms.ChatMessage{
-		ID: newID("M", 12), From: s.me.ID, FromName: s.me.Name, FromRole: s.me.Role,
+		ID: newID("M", 12), From: s.me.ID, FromIdentity: s.me.Identity, FromName: s.me.Name, FromRole: s.me.Role,
 		To: m.To, Text: m.Text, At: time.Now().UTC(),
 	}
 	ctx, cancel := s.ctx()

@@ -235,3 +235,32 @@ func TestRaisedHands(t *testing.T) {
 		t.Fatalf("hands after the raiser left = %v", j.Hands)
 	}
 }
+
+// A private message stays visible to its sender after a rejoin (a reload is a new session of the
+// same identity), and to nobody else who is not an instructor.
+func TestPrivateChatSurvivesRejoin(t *testing.T) {
+	env := newTestEnv(t, nil)
+	joinAs := func(identity, name string) (*wsTest, joinedMsg) {
+		w := env.dial(t)
+		w.send("join", map[string]string{"room": "math", "name": name, "identity": identity})
+		var j joinedMsg
+		json.Unmarshal(w.expect("joined"), &j)
+		w.id = j.Participant.ID
+		return w, j
+	}
+	ada, _ := joinAs("ada", "Ada")
+	ada.send("chat", map[string]string{"text": "private question", "to": "instructors"})
+	if m := ada.expectChat(); m.FromIdentity != "guest-ada" {
+		t.Fatalf("fromIdentity = %q", m.FromIdentity)
+	}
+	ada.send("leave", nil)
+	ada.expectClosed()
+
+	_, j := joinAs("ada", "Ada")
+	if len(j.Chat) != 1 || j.Chat[0].Text != "private question" {
+		t.Fatalf("Ada's history after rejoining = %+v", j.Chat)
+	}
+	if _, j := joinAs("bob", "Bob"); len(j.Chat) != 0 {
+		t.Fatalf("Bob sees %+v", j.Chat)
+	}
+}

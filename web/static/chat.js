@@ -135,7 +135,7 @@ export class ChatView {
       // Left the class (no me): nothing is unread. Otherwise count what was missed meanwhile.
       this.setUnread(this.panel.showing('chat') || !me ? 0 : this.unread + fresh.filter((id) => {
         const m = this.classroom.byId.get(id);
-        return m && m.from !== me && !m.deleted;
+        return m && !this.classroom.isMine(m) && !m.deleted;
       }).length);
       return;
     }
@@ -148,7 +148,7 @@ export class ChatView {
       return;
     }
     // A new message.
-    const own = message.from === me;
+    const own = this.classroom.isMine(message);
     const follow = own || (this.panel.showing('chat') ? this.atBottom() : this.stick);
     this.appendMessage(message, this.previous(message));
     this.trim();
@@ -206,7 +206,7 @@ export class ChatView {
 
   renderMessage(m, prev) {
     const c = this.classroom;
-    const own = m.from === c.me;
+    const own = c.isMine(m);
     const priv = m.to === 'instructors';
     const grouped = prev && prev.from === m.from && (prev.to || '') === (m.to || '') &&
       Date.parse(m.at) - Date.parse(prev.at) < GROUP_MS;

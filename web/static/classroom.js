@@ -47,6 +47,12 @@ export class Classroom {
   get isInstructor() { return !!this.self && this.self.role === 'instructor'; }
   get handRaised() { return this.hands.includes(this.me); }
 
+  /** Whether m was sent by this user: by this session, or by an earlier one (before a reload). */
+  isMine(m) {
+    const self = this.self;
+    return m.from === this.me || (!!self && !!m.fromIdentity && m.fromIdentity === self.identity);
+  }
+
   /** The server message types this model applies (the session checks their seq first). */
   handles(type) { return EVENTS.has(type); }
 

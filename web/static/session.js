@@ -336,7 +336,7 @@ export class Session {
       connected: this.connected,
       participantId: this.me,
       participants: [...this.participants.values()].map((p) => ({
-        id: p.id, name: p.name, role: p.role, tracks: p.tracks.map((t) => ({ ...t })),
+        id: p.id, identity: p.identity, name: p.name, role: p.role, tracks: p.tracks.map((t) => ({ ...t })),
       })),
       hands: [...this.classroom.hands],
       chat: this.classroom.messages.map((m) => ({ ...m })),
