@@ -249,6 +249,16 @@ func testPollVote(t *testing.T, s rooms.Store, room string) {
 	if st := readPoll(t, s, room, "q", rooms.PollRead{Voter: "professor"}); st.Mine != nil || st.Results.Votes != nil {
 		t.Fatalf("without a vote or PollRead.Votes: Mine %v, Votes %v; want both nil", st.Mine, st.Results.Votes)
 	}
+	// Names and identities that need escaping come back as they went in (a store may re-encode them).
+	odd := person("odd", `odd "id" / 日本 \ é`, t0)
+	odd.Name = trickyName
+	mustJoin(t, s, room, odd)
+	must(t, s.Vote(ctx, room, "q", "odd", []int{0}))
+	st = readPoll(t, s, room, "q", rooms.PollRead{Voter: odd.Identity, Votes: true})
+	if i := slices.IndexFunc(st.Results.Votes, func(v rooms.PollVote) bool { return v.ParticipantID == "odd" }); i < 0 ||
+		st.Results.Votes[i].Name != trickyName || st.Results.Votes[i].Identity != odd.Identity || !slices.Equal(st.Mine, []int{0}) {
+		t.Fatalf("vote of a tricky name: %#v, Mine %v", st.Results.Votes, st.Mine)
+	}
 }
 
 func testPollVoteRefused(t *testing.T, s rooms.Store, room string) {
@@ -453,9 +463,9 @@ func voteAll(t *testing.T, s rooms.Store, room, poll string, n int, choices func
 // testPollConcurrent: 500 voters at once count 500, option by option, on a single- and a
 // multiple-choice poll; then half of them change their vote at once, and the counts follow exactly.
 func testPollConcurrent(t *testing.T, s rooms.Store, room string) {
-	ctx := testCtx(t)
 	start := time.Now()
 	joinMany(t, s, room, concurrentVoters)
+	ctx := testCtx(t) // after the joins, which are slow on a busy machine
 	single := quiz("single", "s0")
 	multi := rooms.Poll{ID: "multi", Question: "Pick any", Options: []string{"a", "b", "c"}, Multiple: true, CreatedBy: "s0", CreatedAt: t0}
 	must(t, s.CreatePoll(ctx, room, single))
@@ -518,9 +528,9 @@ func testPollConcurrent(t *testing.T, s rooms.Store, room string) {
 // when they are refused. The close comes once a quarter of the votes are in, and half the voters
 // start only then, so they race it.
 func testPollConcurrentClose(t *testing.T, s rooms.Store, room string) {
-	ctx := testCtx(t)
 	const n = 200
 	joinMany(t, s, room, n)
+	ctx := testCtx(t)
 	must(t, s.CreatePoll(ctx, room, quiz("q", "s0")))
 	var wg sync.WaitGroup
 	var in atomic.Int32
