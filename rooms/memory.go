@@ -27,6 +27,7 @@ type memRoom struct {
 	byUser map[string]string       // Identity → ID
 	hands  []string                // participant IDs with a raised hand, in raising order
 	chat   memChat
+	polls  memPolls
 	feeds  map[*feed]struct{}
 }
 

@@ -28,13 +28,14 @@ type RedisOptions struct {
 //	P room:{R}:chat             list   message JSON, oldest first, at most MaxChatKept
 //	P room:{R}:chatcount        string how many messages the room has ever had: the newest one's number
 //	P room:{R}:chatidx          hash   message ID → its number (1 for the room's first), kept messages only
+//	P room:{R}:poll…            polls and their votes: see redis_polls.go
 //	P room:{R}:seq              string the room's last event Seq
 //	P room:{R}:events           pub/sub channel: "<seq> <event JSON>"
 //
 // The braces are a Redis Cluster hash tag: all of a room's keys live on one shard. Every change is one
 // Lua script that checks, applies, counts and publishes, so all nodes see one order. When the last
-// participant leaves, only seq and the chat keys remain: Seq must never go back, and chat is kept for
-// the lesson timeline.
+// participant leaves, only seq, the chat keys and the poll keys remain: Seq must never go back, and
+// chat and polls are kept for the lesson timeline.
 type RedisStore struct {
 	client *redis.Client
 	prefix string

@@ -264,8 +264,12 @@ func (h *Hub) detach(s *session) {
 // feed delivers a room's events to its local sessions. If the subscription ends early (a lagging
 // consumer, a lost Redis connection) it resubscribes and tells every session to resync from a snapshot.
 func (h *Hub) feed(ctx context.Context, room string, sub *rooms.Subscription) {
+	tally := h.startPollTally(ctx, room)
 	for {
 		for ev := range sub.C {
+			if tally.take(ev) {
+				continue // votes reach instructors as throttled poll_results, not one by one
+			}
 			for _, s := range h.sessionsIn(room) {
 				s.mbox.post(func() { s.onEvent(ev) })
 			}

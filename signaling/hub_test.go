@@ -102,6 +102,13 @@ func (w *wsTest) next(ctx context.Context) ([]byte, error) {
 		return b, nil
 	case st := <-w.closed:
 		w.closed <- st
+		// The reader queues every frame before the close, but select picks at random when both are
+		// ready: a frame that came just before the close is still waiting.
+		select {
+		case b := <-w.frames:
+			return b, nil
+		default:
+		}
 		return nil, errors.New("socket closed")
 	case <-ctx.Done():
 		return nil, ctx.Err()

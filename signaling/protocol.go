@@ -152,6 +152,12 @@ func decodeClient(frame []byte) (clientMsg, error) {
 		body = &chatDeleteMsg{}
 	case "lower_hand":
 		body = &lowerHandMsg{}
+	case "poll_create":
+		body = &pollCreateMsg{}
+	case "poll_vote":
+		body = &pollVoteMsg{}
+	case "poll_close":
+		body = &pollCloseMsg{}
 	case "restart_ice", "leave", "ping", "raise_hand":
 		body = &emptyMsg{}
 	case "":
@@ -264,6 +270,8 @@ func validate(body any) error {
 		if m.ParticipantID != "" && !idRE.MatchString(m.ParticipantID) {
 			return errors.New("participantId is malformed")
 		}
+	case *pollCreateMsg, *pollVoteMsg, *pollCloseMsg:
+		return validatePoll(body)
 	}
 	return nil
 }
@@ -305,6 +313,7 @@ type (
 		Participants []rooms.Participant `json:"participants"`
 		Hands        []string            `json:"hands"`
 		Chat         []rooms.ChatMessage `json:"chat"`
+		Polls        []pollView          `json:"polls"`
 		ResumeToken  string              `json:"resumeToken"`
 		Resumed      bool                `json:"resumed"`
 		ICEServers   []webrtc.ICEServer  `json:"iceServers"`
@@ -314,6 +323,7 @@ type (
 		Participants []rooms.Participant `json:"participants"`
 		Hands        []string            `json:"hands"`
 		Chat         []rooms.ChatMessage `json:"chat"`
+		Polls        []pollView          `json:"polls"`
 	}
 	chatEventMsg struct {
 		Seq     uint64            `json:"seq"`

@@ -37,6 +37,7 @@ type session struct {
 	muted     map[rooms.Source]bool
 	published map[rooms.Source]bool // what the store has for us
 	chatLimit chatLimiter
+	polls     sessionPolls
 }
 
 func newSession(h *Hub, room string, me rooms.Participant) *session {
@@ -159,7 +160,7 @@ func (s *session) joinedMsg(snap rooms.Snapshot, chat []rooms.ChatMessage, resum
 		ice = []webrtc.ICEServer{}
 	}
 	return joinedMsg{Participant: s.me, Room: s.room, Seq: snap.Seq, Participants: snap.Participants,
-		Hands: snap.Hands, Chat: chat, ResumeToken: s.resumeToken, Resumed: resumed, ICEServers: ice}
+		Hands: snap.Hands, Chat: chat, Polls: s.pollList(), ResumeToken: s.resumeToken, Resumed: resumed, ICEServers: ice}
 }
 
 // connLost: the socket died without a close frame. Wait for a resume until silence ends the session.
@@ -266,6 +267,12 @@ func (s *session) handle(conn *wsConn, m clientMsg) {
 		s.handleChatDelete(conn, b)
 	case *lowerHandMsg:
 		s.handleLowerHand(conn, b)
+	case *pollCreateMsg:
+		s.handlePollCreate(conn, b)
+	case *pollVoteMsg:
+		s.handlePollVote(conn, b)
+	case *pollCloseMsg:
+		s.handlePollClose(conn, b)
 	case *emptyMsg:
 		switch m.Type {
 		case "raise_hand":
@@ -323,7 +330,7 @@ func (s *session) onEvent(ev rooms.Event) {
 		return
 	}
 	s.seq = ev.Seq
-	if s.onClassroomEvent(ev) {
+	if s.onClassroomEvent(ev) || s.onPollEvent(ev) {
 		return
 	}
 	switch ev.Type {
@@ -356,7 +363,8 @@ func (s *session) resync(snap rooms.Snapshot) {
 	for _, p := range snap.Participants {
 		if p.ID == s.me.ID {
 			s.applySnapshot(snap)
-			s.send("resync", resyncMsg{Seq: snap.Seq, Participants: snap.Participants, Hands: snap.Hands, Chat: s.chatHistory()})
+			s.send("resync", resyncMsg{Seq: snap.Seq, Participants: snap.Participants, Hands: snap.Hands, Chat: s.chatHistory(),
+				Polls: s.pollList()})
 			return
 		}
 	}

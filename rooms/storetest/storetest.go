@@ -54,6 +54,7 @@ func Run(t *testing.T, newStore func(t *testing.T) rooms.Store) {
 		{"HandsConcurrentRaises", testHandsConcurrent},
 		{"HandsSubscribeThenSnapshot", testHandsNoGap},
 		{"EmptyListsEncodeAsArrays", testEmptyLists},
+		{"Polls", testPolls}, // polls.go
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
