@@ -27,6 +27,7 @@ type memRoom struct {
 	byUser map[string]string       // Identity → ID
 	hands  []string                // participant IDs with a raised hand, in raising order
 	chat   memChat
+	plan   BreakoutPlan // the breakouts of this room as a main room
 	feeds  map[*feed]struct{}
 }
 

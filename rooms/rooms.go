@@ -106,6 +106,8 @@ type Event struct {
 	Chat          *ChatMessage `json:"chat,omitempty"`
 	ChatID        string       `json:"chatId,omitempty"`
 	By            string       `json:"by,omitempty"` // participant id of who acted, when not the subject
+
+	Breakouts *BreakoutPlan `json:"breakouts,omitempty"` // breakout events: the plan after the change
 }
 
 // ChatTo values: a message is for the whole room or only for its instructors.
@@ -171,6 +173,8 @@ type Store interface {
 	// LowerHand removes a participant from the queue (EventHandLowered, By = by); lowering a lowered
 	// hand does nothing. Leave lowers the leaver's hand without a separate event.
 	LowerHand(ctx context.Context, room, participantID, by string) error
+
+	BreakoutStore
 
 	// Subscribe delivers the room's events in Seq order, starting with the first event applied after
 	// Subscribe returns, until ctx ends or Close is called.
