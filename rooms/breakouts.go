@@ -214,8 +214,8 @@ func invalid(format string, a ...any) error {
 	return fmt.Errorf("%w: %s", ErrBreakoutInvalid, fmt.Sprintf(format, a...))
 }
 
-// current checks that the plan is open and in generation gen (0: any).
-func (p *BreakoutPlan) current(gen uint64) error {
+// Current checks that the plan is open and in generation gen (0: any); ErrBreakoutState if not.
+func (p *BreakoutPlan) Current(gen uint64) error {
 	switch {
 	case !p.Open:
 		return fmt.Errorf("%w: no breakouts are open", ErrBreakoutState)
@@ -316,7 +316,7 @@ func openBreakouts(room string, o BreakoutOptions) breakoutChange {
 
 func assignBreakouts(gen uint64, as []Assignment) breakoutChange {
 	return func(p *BreakoutPlan, _ time.Time) (EventType, error) {
-		if err := p.current(gen); err != nil {
+		if err := p.Current(gen); err != nil {
 			return "", err
 		}
 		if err := checkAssignments(as, len(p.Rooms), true); err != nil {
@@ -335,7 +335,7 @@ func assignBreakouts(gen uint64, as []Assignment) breakoutChange {
 func chooseBreakout(gen uint64, a Assignment) breakoutChange {
 	assign := assignBreakouts(gen, []Assignment{a})
 	return func(p *BreakoutPlan, now time.Time) (EventType, error) {
-		if err := p.current(gen); err != nil {
+		if err := p.Current(gen); err != nil {
 			return "", err
 		}
 		if !p.SelfSelect {
@@ -350,7 +350,7 @@ func extendBreakouts(gen uint64, d time.Duration) breakoutChange {
 		if d <= 0 || d > MaxBreakoutDuration {
 			return "", invalid("an extension must be more than 0 and at most %v", MaxBreakoutDuration)
 		}
-		if err := p.current(gen); err != nil {
+		if err := p.Current(gen); err != nil {
 			return "", err
 		}
 		from := p.EndsAt
@@ -371,7 +371,7 @@ func broadcastToBreakouts(gen uint64, b BreakoutBroadcast) breakoutChange {
 		if n := utf8.RuneCountInString(b.Text); strings.TrimSpace(b.Text) == "" || n > maxBroadcastRunes {
 			return "", invalid("a broadcast must have 1 to %d characters", maxBroadcastRunes)
 		}
-		if err := p.current(gen); err != nil {
+		if err := p.Current(gen); err != nil {
 			return "", err
 		}
 		b.At = stamp(now)
@@ -385,7 +385,7 @@ func broadcastToBreakouts(gen uint64, b BreakoutBroadcast) breakoutChange {
 
 func requestBreakoutHelp(gen uint64, h HelpRequest) breakoutChange {
 	return func(p *BreakoutPlan, now time.Time) (EventType, error) {
-		if err := p.current(gen); err != nil {
+		if err := p.Current(gen); err != nil {
 			return "", err
 		}
 		if h.Breakout < 1 || h.Breakout > len(p.Rooms) {
@@ -402,7 +402,7 @@ func requestBreakoutHelp(gen uint64, h HelpRequest) breakoutChange {
 
 func clearBreakoutHelp(gen uint64, breakout int) breakoutChange {
 	return func(p *BreakoutPlan, _ time.Time) (EventType, error) {
-		if err := p.current(gen); err != nil {
+		if err := p.Current(gen); err != nil {
 			return "", err
 		}
 		if breakout < 1 || breakout > len(p.Rooms) {
@@ -419,7 +419,7 @@ func clearBreakoutHelp(gen uint64, breakout int) breakoutChange {
 
 func closeBreakouts(c BreakoutClose) breakoutChange {
 	return func(p *BreakoutPlan, now time.Time) (EventType, error) {
-		if p.current(c.Generation) != nil {
+		if p.Current(c.Generation) != nil {
 			return "", nil // closed already, or another generation: closing is idempotent
 		}
 		reason := BreakoutsClosedByInstructor
