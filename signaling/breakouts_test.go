@@ -507,3 +507,60 @@ func TestBreakoutsTimerOnTwoNodes(t *testing.T) {
 		t.Fatalf("%d close events, want 1", closes)
 	}
 }
+
+// TestBreakoutsNobodyLeftBehind: a class of 30 spread at random over 7 breakouts, three of them
+// with their socket down when the instructor closes the breakouts. Every one of the 30 must be
+// back in the main room, and the three must find themselves there when they resume.
+func TestBreakoutsNobodyLeftBehind(t *testing.T) {
+	const students, count = 30, 7
+	env := newTestEnv(t, nil)
+	prof := env.joinInstructor(t, "math", "Prof")
+	var all []*wsTest
+	for i := range students {
+		all = append(all, env.joinAs(t, "math", fmt.Sprint("Student ", i), fmt.Sprint("s", i)))
+	}
+	prof.send("breakouts_open", map[string]any{"count": count, "random": true})
+	tokens := map[*wsTest]string{}
+	sizes := map[string]int{}
+	for _, w := range all {
+		var m movedMsg
+		json.Unmarshal(w.expect("moved"), &m)
+		if _, n := rooms.ParseBreakoutRoom(m.Room); n < 1 || m.Reason != moveAssigned {
+			t.Fatalf("moved to %q (%s)", m.Room, m.Reason)
+		}
+		tokens[w] = m.ResumeToken
+		sizes[m.Room]++
+	}
+	lo, hi := students, 0
+	for n := 1; n <= count; n++ {
+		size := sizes[rooms.BreakoutRoomName("math", n)]
+		lo, hi = min(lo, size), max(hi, size)
+	}
+	if hi-lo > 1 {
+		t.Fatalf("random breakout sizes %v differ by more than one", sizes)
+	}
+
+	down := all[:3]
+	for _, w := range down {
+		w.c.CloseNow() // no close frame: the sessions wait for a resume
+	}
+	time.Sleep(100 * time.Millisecond)
+	prof.send("breakouts_close", nil)
+	for _, w := range all[3:] {
+		w.expectMoved("math", moveClosed)
+	}
+	want := map[string][]*wsTest{"math": append([]*wsTest{prof}, all...)}
+	for n := 1; n <= count; n++ {
+		want[rooms.BreakoutRoomName("math", n)] = nil
+	}
+	waitRooms(t, env.store, want)
+	for _, w := range down {
+		r := env.dial(t)
+		r.send("join", map[string]string{"resume": tokens[w]})
+		var j joinedMsg
+		json.Unmarshal(r.expect("joined"), &j)
+		if !j.Resumed || j.Room != "math" || j.Participant.ID != w.id || len(j.Participants) != students+1 {
+			t.Fatalf("resumed into %q as %s with %d participants", j.Room, j.Participant.ID, len(j.Participants))
+		}
+	}
+}
