@@ -28,7 +28,9 @@ type memRoom struct {
 	hands  []string                // participant IDs with a raised hand, in raising order
 	chat   memChat
 	polls  memPolls
-	feeds  map[*feed]struct{}
+
+	plan  BreakoutPlan // the breakouts of this room as a main room
+	feeds map[*feed]struct{}
 }
 
 // NewMemoryStore returns an empty in-process store.

@@ -109,6 +109,8 @@ type Event struct {
 	PollID        string       `json:"pollId,omitempty"`
 	Poll          *Poll        `json:"poll,omitempty"`
 	PollResults   *PollResults `json:"pollResults,omitempty"`
+
+	Breakouts *BreakoutPlan `json:"breakouts,omitempty"` // breakout events: the plan after the change
 }
 
 // ChatTo values: a message is for the whole room or only for its instructors.
@@ -176,6 +178,8 @@ type Store interface {
 	// hand does nothing. Leave lowers the leaver's hand without a separate event.
 	LowerHand(ctx context.Context, room, participantID, by string) error
 	PollStore // polls and quizzes: rooms/polls.go
+
+	BreakoutStore
 
 	// Subscribe delivers the room's events in Seq order, starting with the first event applied after
 	// Subscribe returns, until ctx ends or Close is called.

@@ -41,6 +41,8 @@ type Hub struct {
 	log *slog.Logger
 	m   *Metrics
 
+	bo breakoutTimers // one timer per main room with timed breakouts
+
 	mu       sync.Mutex
 	closed   bool
 	rooms    map[string]*hubRoom
@@ -225,39 +227,54 @@ func (h *Hub) authorize(j *joinMsg) (rooms.Participant, error) {
 
 // attach registers s in its room, subscribing to the room's events first if s is the room's first
 // local participant: subscribing before the join is what guarantees s sees every later event.
-func (h *Hub) attach(s *session) error {
+func (h *Hub) attach(s *session) error { return h.attachRoom(s, s.room) }
+
+// attachRoom delivers room's events to s (its current room, or its main room while in a breakout).
+func (h *Hub) attachRoom(s *session, room string) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	r := h.rooms[s.room]
+	r := h.rooms[room]
 	if r == nil {
 		ctx, cancel := context.WithCancel(context.Background())
-		sub, err := h.cfg.Store.Subscribe(ctx, s.room)
+		sub, err := h.cfg.Store.Subscribe(ctx, room)
 		if err != nil {
 			cancel()
 			return err
 		}
 		r = &hubRoom{sessions: map[string]*session{}, cancel: cancel}
-		h.rooms[s.room] = r
-		go h.feed(ctx, s.room, sub)
+		h.rooms[room] = r
+		go h.feed(ctx, room, sub)
 	}
 	r.sessions[s.me.ID] = s
 	return nil
 }
 
-// detach removes s from its room and from the node; the room's event feed stops with its last session.
+// detach removes s from its rooms and from the node; a room's event feed stops with its last session.
 func (h *Hub) detach(s *session) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	delete(h.all, s)
 	delete(h.byResume, s.resumeToken)
-	r := h.rooms[s.room]
+	h.detachLocked(s, s.room)
+	h.detachLocked(s, s.bo.main)
+}
+
+// detachRoom stops delivering room's events to s.
+func (h *Hub) detachRoom(s *session, room string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.detachLocked(s, room)
+}
+
+func (h *Hub) detachLocked(s *session, room string) {
+	r := h.rooms[room]
 	if r == nil || r.sessions[s.me.ID] != s {
 		return
 	}
 	delete(r.sessions, s.me.ID)
 	if len(r.sessions) == 0 {
 		r.cancel()
-		delete(h.rooms, s.room)
+		delete(h.rooms, room)
 	}
 }
 
@@ -324,6 +341,7 @@ func (h *Hub) Close(ctx context.Context) error {
 		all = append(all, s)
 	}
 	h.mu.Unlock()
+	h.bo.stop()
 	for _, s := range all {
 		s.mbox.post(func() { s.end("shutdown", false) })
 	}

@@ -160,6 +160,9 @@ func decodeClient(frame []byte) (clientMsg, error) {
 		body = &pollCloseMsg{}
 	case "restart_ice", "leave", "ping", "raise_hand":
 		body = &emptyMsg{}
+	case "breakouts_open", "breakouts_assign", "breakouts_extend", "breakouts_broadcast", "breakouts_close",
+		"breakout_visit", "breakout_choose", "breakout_help", "breakout_help_done":
+		body = newBreakoutBody(env.Type)
 	case "":
 		return clientMsg{}, protoErr(CodeBadMessage, "", "message has no type")
 	default:
@@ -191,6 +194,9 @@ func strictUnmarshal(b []byte, v any) error {
 }
 
 func validate(body any) error {
+	if v, ok := body.(interface{ validate() error }); ok {
+		return v.validate()
+	}
 	switch m := body.(type) {
 	case *joinMsg:
 		if m.Resume != "" {
@@ -317,6 +323,7 @@ type (
 		ResumeToken  string              `json:"resumeToken"`
 		Resumed      bool                `json:"resumed"`
 		ICEServers   []webrtc.ICEServer  `json:"iceServers"`
+		Breakouts    breakoutsMsg        `json:"breakouts"`
 	}
 	resyncMsg struct {
 		Seq          uint64              `json:"seq"`

@@ -38,6 +38,8 @@ type session struct {
 	published map[rooms.Source]bool // what the store has for us
 	chatLimit chatLimiter
 	polls     sessionPolls
+
+	bo boState // breakouts: the main room, its plan, where we should be
 }
 
 func newSession(h *Hub, room string, me rooms.Participant) *session {
@@ -97,6 +99,12 @@ func (s *session) fail(conn *wsConn, pe *ProtocolError) {
 // join runs the first join of this session on conn.
 func (s *session) join(conn *wsConn) {
 	s.conn = conn
+	if err := s.enterBreakouts(); err != nil {
+		s.log.Error("subscribe to main room events", "err", err)
+		s.hub.refuse(conn, protoErr(CodeInternal, "join", "the classroom state store is unavailable; try again"))
+		s.end("", false)
+		return
+	}
 	peer, err := s.hub.cfg.SFU.NewPeer(s.room, s.me.ID, peerEvents{s})
 	if err != nil {
 		s.log.Error("create media peer", "err", err)
@@ -152,6 +160,7 @@ func (s *session) resume(conn *wsConn) {
 	s.log.Info("resumed")
 	s.applySnapshot(snap)
 	s.send("joined", s.joinedMsg(snap, s.chatHistory(), true))
+	s.refreshBreakouts() // events reached us while detached; a fresh read costs little and is certain
 }
 
 func (s *session) joinedMsg(snap rooms.Snapshot, chat []rooms.ChatMessage, resumed bool) joinedMsg {
@@ -160,7 +169,8 @@ func (s *session) joinedMsg(snap rooms.Snapshot, chat []rooms.ChatMessage, resum
 		ice = []webrtc.ICEServer{}
 	}
 	return joinedMsg{Participant: s.me, Room: s.room, Seq: snap.Seq, Participants: snap.Participants,
-		Hands: snap.Hands, Chat: chat, Polls: s.pollList(), ResumeToken: s.resumeToken, Resumed: resumed, ICEServers: ice}
+		Hands: snap.Hands, Chat: chat, Polls: s.pollList(), ResumeToken: s.resumeToken, Resumed: resumed, ICEServers: ice,
+		Breakouts: s.breakoutView()}
 }
 
 // connLost: the socket died without a close frame. Wait for a resume until silence ends the session.
@@ -273,6 +283,9 @@ func (s *session) handle(conn *wsConn, m clientMsg) {
 		s.handlePollVote(conn, b)
 	case *pollCloseMsg:
 		s.handlePollClose(conn, b)
+
+	case breakoutRequest:
+		s.handleBreakout(conn, m.Type, b)
 	case *emptyMsg:
 		switch m.Type {
 		case "raise_hand":
@@ -326,6 +339,9 @@ func (s *session) syncPublished(src rooms.Source) {
 
 // onEvent applies one room event: tell the client, and derive media subscriptions from it.
 func (s *session) onEvent(ev rooms.Event) {
+	if s.onBreakoutEvent(ev) || ev.Room != s.room {
+		return // a breakout plan change, or an event of the main room while in a breakout, or of a room left
+	}
 	if !s.joined || ev.Seq <= s.seq {
 		return
 	}
@@ -335,6 +351,11 @@ func (s *session) onEvent(ev rooms.Event) {
 	}
 	switch ev.Type {
 	case rooms.EventParticipantJoined:
+		for _, t := range ev.Participant.Tracks { // someone moving in from another room brings their tracks
+			if ev.Participant.ID != s.me.ID {
+				s.subscribe(ev.Participant.ID, t.ID)
+			}
+		}
 		s.send(string(ev.Type), participantJoinedMsg{Seq: ev.Seq, Participant: *ev.Participant})
 	case rooms.EventParticipantLeft:
 		if ev.ParticipantID == s.me.ID {
@@ -357,7 +378,7 @@ func (s *session) onEvent(ev rooms.Event) {
 
 // resync replaces the session's view after the room feed was interrupted.
 func (s *session) resync(snap rooms.Snapshot) {
-	if !s.joined {
+	if !s.joined || s.breakoutResync(snap) {
 		return
 	}
 	for _, p := range snap.Participants {

@@ -56,6 +56,7 @@ func Run(t *testing.T, newStore func(t *testing.T) rooms.Store) {
 		{"EmptyListsEncodeAsArrays", testEmptyLists},
 		{"Polls", testPolls}, // polls.go
 	}
+	tests = append(tests, breakoutTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
 	}

@@ -59,6 +59,7 @@ type Client struct {
 	pending []webrtc.ICECandidateInit // subscribe candidates that arrived before the offer
 	errs    chan error
 	done    chan struct{}
+	where   whereabouts // the room we are in, which the server may change (breakouts)
 }
 
 // Dial connects, joins, and (if Audio or Video) negotiates the publish connection. It returns once
@@ -88,6 +89,7 @@ func Dial(ctx context.Context, o Options) (*Client, error) {
 		return nil, fmt.Errorf("client: join refused: %s %s", typ, data)
 	}
 	c.Joined = data
+	c.where.update(data)
 	var j struct {
 		Participant struct{ ID string } `json:"participant"`
 	}
@@ -284,6 +286,8 @@ func (c *Client) readLoop() {
 func (c *Client) handle(typ string, data json.RawMessage) error {
 	ctx := context.Background()
 	switch typ {
+	case "moved", "breakouts":
+		c.where.update(data)
 	case "answer":
 		var m struct{ SDP string }
 		json.Unmarshal(data, &m)
