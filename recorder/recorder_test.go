@@ -302,12 +302,12 @@ func TestLessonLayout(t *testing.T) {
 		return colorName(colorAt(t, video, at, mainW+(l.Width-mainW)/2-20, i*tileH+tileH/2-20, 40, 40))
 	}
 	for _, c := range []struct {
-		at               time.Duration
+		at              time.Duration
 		main, tile0, t1 string
 	}{
-		{2 * time.Second, "red", "black", "black"},     // the student has not joined yet
-		{4 * time.Second, "red", "black", "green"},     // now they have (tile 0 is the presenter's, during screen shares)
-		{7 * time.Second, "blue", "red", "green"},      // screen shared: the presenter moves to a tile
+		{2 * time.Second, "red", "black", "black"}, // the student has not joined yet
+		{4 * time.Second, "red", "black", "green"}, // now they have (tile 0 is the presenter's, during screen shares)
+		{7 * time.Second, "blue", "red", "green"},  // screen shared: the presenter moves to a tile
 		{10500 * time.Millisecond, "red", "black", "green"},
 	} {
 		if got := main(c.at); got != c.main {
