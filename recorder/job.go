@@ -16,8 +16,9 @@ const (
 	StatusFailed     = "failed"     // the video could not be made (Error says why); tracks and timeline are kept
 )
 
-// Manifest is a lesson's manifest.json: what the lesson is made of and where each part is. It is
-// the last object written for each stage, so a reader that finds it finds everything it names.
+// Manifest is a lesson's manifest.json: what the lesson is made of and where each part is (names
+// relative to the lesson's Prefix). It is written last at each stage: while processing, the preview
+// and timeline it names are stored; once ready or failed, everything it names is.
 type Manifest struct {
 	Lesson    string    `json:"lesson"`
 	Room      string    `json:"room"`

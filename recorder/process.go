@@ -112,6 +112,9 @@ func (s *Service) process(ctx context.Context, id string) error {
 		stopped = m.StoppedAt
 	}
 	tracks := mediaOf(dir, m.Tracks)
+	if !j.ComposeDone {
+		m.Status = StatusProcessing // again, when a failed composition is retried
+	}
 
 	// The timeline, from the journal kept during the class.
 	if m.Timeline == "" {
@@ -161,6 +164,32 @@ func (s *Service) process(ctx context.Context, id string) error {
 		return err
 	}
 
+	// The originals go up while the video is made: one is disk and network, the other CPU.
+	var originals []string
+	for _, t := range m.Tracks {
+		if t.File != "" && !j.Uploaded[t.File] {
+			originals = append(originals, t.File)
+		}
+	}
+	upCtx, cancelUp := context.WithCancel(ctx)
+	upDone := make(chan error, 1)
+	go func() {
+		for _, name := range originals {
+			if err := s.put(upCtx, Prefix(id)+name, filepath.Join(dir, filepath.FromSlash(name))); err != nil {
+				upDone <- err
+				return
+			}
+		}
+		upDone <- nil
+	}()
+	upWaited := false
+	defer func() {
+		if !upWaited {
+			cancelUp()
+			<-upDone
+		}
+	}()
+
 	// The lesson video.
 	if !j.ComposeDone && j.ComposeAttempts < s.cfg.MaxComposeAttempts {
 		j.ComposeAttempts++
@@ -209,6 +238,15 @@ func (s *Service) process(ctx context.Context, id string) error {
 	if err := s.upload(ctx, j, dir, m.Poster); err != nil {
 		return err
 	}
+	upWaited = true
+	err = <-upDone
+	cancelUp()
+	if err != nil {
+		return err
+	}
+	for _, name := range originals {
+		j.Uploaded[name] = true
+	}
 	m.Status = StatusFailed
 	if j.ComposeDone {
 		m.Status = StatusReady
@@ -218,12 +256,6 @@ func (s *Service) process(ctx context.Context, id string) error {
 	}
 	if err := s.putManifest(ctx, dir, j); err != nil {
 		return err
-	}
-	// The originals: after the video, so the lesson is watchable sooner.
-	for _, t := range m.Tracks {
-		if err := s.upload(ctx, j, dir, t.File); err != nil {
-			return err
-		}
 	}
 	j.Done = true
 	if err := j.save(dir); err != nil {

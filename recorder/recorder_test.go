@@ -137,18 +137,20 @@ func newEnv(t testing.TB, store storage.Store, mutate func(*Config)) *testEnv {
 	return e
 }
 
-// run processes lessons until the test ends.
-func (e *testEnv) run(t testing.TB) {
+// run processes lessons until the test ends or the returned function is called (a shutdown).
+func (e *testEnv) run(t testing.TB) (shutdown func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		e.svc.Run(ctx)
 	}()
-	t.Cleanup(func() {
+	shutdown = func() {
 		cancel()
 		<-done
-	})
+	}
+	t.Cleanup(shutdown)
+	return shutdown
 }
 
 // waitFor waits until the lesson's manifest is stored with a final status.
@@ -245,8 +247,12 @@ func within(d, want, tol time.Duration) bool { return d >= want-tol && d <= want
 
 // TestLessonLayout records an instructor (red camera), a student who joins 3 s late (green camera)
 // and a screen share (blue) from 5 s to 9 s, and checks the composed video frame by frame.
+// Layout: the main area on the left; tile 0 is the presenter's while a screen is shared, then the
+// others.
 func TestLessonLayout(t *testing.T) {
-	red := mediatest.VP8(t, mediatest.Video{Size: "320x240", FPS: 15, Duration: 12 * time.Second, Pattern: "color=c=red"})
+	// The instructor's camera changes resolution half way, as browsers do when bandwidth changes.
+	red := mediatest.VP8(t, mediatest.Video{Size: "320x240", FPS: 15, Duration: 6 * time.Second, Pattern: "color=c=red"}).
+		Then(mediatest.VP8(t, mediatest.Video{Size: "640x480", FPS: 15, Duration: 6 * time.Second, Pattern: "color=c=red"}))
 	green := mediatest.VP8(t, mediatest.Video{Size: "320x240", FPS: 15, Duration: 9 * time.Second, Pattern: "color=c=lime"})
 	blue := mediatest.VP8(t, mediatest.Video{Size: "640x360", FPS: 15, Duration: 4 * time.Second, Pattern: "color=c=blue"})
 	voice := mediatest.Opus(t, mediatest.Audio{Duration: 12 * time.Second})
