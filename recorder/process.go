@@ -262,7 +262,8 @@ func (s *Service) process(ctx context.Context, id string) error {
 		return err
 	}
 	log.Info("lesson stored", "status", m.Status, "readyAfterStop", m.ReadyAfterStop.D().Round(time.Millisecond))
-	if j.ComposeDone && !s.cfg.KeepLocal {
+	// Everything is stored. Keep the files only while a retry may still make the video from them.
+	if (j.ComposeDone || j.ComposeAttempts >= s.cfg.MaxComposeAttempts) && !s.cfg.KeepLocal {
 		if err := os.RemoveAll(dir); err != nil {
 			log.Warn("could not remove the lesson's working directory", "err", err)
 		}

@@ -42,9 +42,12 @@ type trackWriter struct {
 	keyframe  func()                     // asks the publisher for one; may be nil
 	onFile    func(offset time.Duration) // told when the file is created; may be nil
 
-	sb    *samplebuilder.SampleBuilder
-	free  []*rtp.Packet // packets the sample builder released, reused for the next pushes
-	clock rtpClock
+	sb      *samplebuilder.SampleBuilder
+	pushed  bool
+	lastSeq uint16 // newest packet pushed, for flush
+	lastTS  uint32
+	free    []*rtp.Packet // packets the sample builder released, reused for the next pushes
+	clock   rtpClock
 
 	file      *webmFile
 	offset    time.Duration // recording time of the file's first frame
@@ -109,14 +112,23 @@ func (w *trackWriter) push(h *rtp.Header, payload []byte, at time.Duration) {
 	}
 	p.Header = *h
 	p.Header.Extensions, p.Header.CSRC, p.Header.Extension = nil, nil, false
+	if !w.pushed || int16(h.SequenceNumber-w.lastSeq) > 0 {
+		w.pushed, w.lastSeq, w.lastTS = true, h.SequenceNumber, h.Timestamp
+	}
 	p.Payload = append(p.Payload[:0], payload...)
 	w.sb.Push(p)
 	w.drain()
 }
 
-// flush writes out what the sample builder still holds (end of the track).
+// flush writes out the last complete frame. The sample builder releases a frame once the packet
+// after it has arrived, so an empty packet is pushed after the last one. (SampleBuilder.Flush would
+// do it too, but costs most of a second per track: it rescans its whole window for every packet.)
 func (w *trackWriter) flush() {
-	w.sb.Flush()
+	if !w.pushed {
+		return
+	}
+	p := &rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: w.lastSeq + 1, Timestamp: w.lastTS + 1}}
+	w.sb.Push(p)
 	w.drain()
 }
 

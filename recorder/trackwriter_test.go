@@ -15,7 +15,14 @@ import (
 	"github.com/chalk-edu/chalk/recorder/mediatest"
 )
 
-var testLog = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+// testLog shows warnings; CHALK_TEST_LOG=debug (or info) shows more.
+var testLog = func() *slog.Logger {
+	var level slog.Level = slog.LevelWarn
+	if v := os.Getenv("CHALK_TEST_LOG"); v != "" {
+		_ = level.UnmarshalText([]byte(v))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+}()
 
 // writeTrack feeds a whole track to a trackWriter as if it arrived in real time from offset on,
 // skipping the packets drop says to lose.
