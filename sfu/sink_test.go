@@ -6,7 +6,12 @@ import (
 
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/chalk-edu/chalk/recorder"
 )
+
+// The recorder's tracks are sinks; the recorder does not import sfu, so the seam is checked here.
+var _ Sink = (*recorder.Track)(nil)
 
 // copySink keeps the last payload in a fixed buffer, as a real sink must (the packet is reused).
 type copySink struct {
