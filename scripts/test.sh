@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need (scripts/install-test-deps.sh), then runs every check and test:
-# gofmt, go vet, all tests with the race detector (real redis-server, real Chromium), and a short
-# benchmark smoke run. CI (.ci/run) runs exactly this script.
+# gofmt, go vet, all tests with the race detector (real redis-server, real Chromium, real ffmpeg and
+# MinIO), and a short benchmark smoke run. CI (.ci/run) runs exactly this script.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,3 +25,5 @@ go test -race -count=1 -timeout 20m ./...
 # iterations, so one-off warm-up allocations do not show as a per-packet allocation).
 echo "== benchmarks (smoke)"
 go test -run '^$' -bench . -benchtime 2000x ./sfu/ 2>&1 | grep -E '^(Benchmark|ok|PASS|FAIL)'
+# Time to lesson: one one-minute class, stop to lesson video stored (ready/session: target < 0.10).
+go test -run '^$' -bench LessonReady -benchtime 1x ./recorder/ 2>&1 | grep -E '^(Benchmark|ok|PASS|FAIL)'

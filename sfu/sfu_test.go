@@ -41,6 +41,7 @@ func fakeUpTrack(s *SFU, kind webrtc.RTPCodecType, plis *atomic.Int32) *UpTrack 
 		t.cache = newPacketCache(packetCacheSlots)
 	}
 	t.downs.Store(&[]*DownTrack{})
+	t.sinks.Store(&[]Sink{})
 	return t
 }
 

@@ -33,7 +33,8 @@ type UpTrack struct {
 
 	// downs is replaced, never mutated, so the forwarding loop reads it without a lock.
 	downs  atomic.Pointer[[]*DownTrack]
-	downMu sync.Mutex // serialises replacements of downs
+	sinks  atomic.Pointer[[]Sink] // in-process subscribers (the recorder), copy-on-write like downs
+	downMu sync.Mutex             // serialises replacements of downs and sinks
 
 	kfMu    sync.Mutex
 	kfLast  time.Time
@@ -56,6 +57,7 @@ func newUpTrack(s *SFU, room, participant, source string, remote *webrtc.TrackRe
 		t.cache = newPacketCache(packetCacheSlots)
 	}
 	t.downs.Store(&[]*DownTrack{})
+	t.sinks.Store(&[]Sink{})
 	return t
 }
 
@@ -104,6 +106,9 @@ func (t *UpTrack) forward(pkt *rtp.Packet) {
 	keyframe := t.kind == webrtc.RTPCodecTypeVideo && isVP8KeyframeStart(pkt.Payload)
 	for _, d := range *t.downs.Load() {
 		d.writeRTP(pkt, keyframe)
+	}
+	for _, s := range *t.sinks.Load() {
+		s.WriteRTP(pkt)
 	}
 }
 

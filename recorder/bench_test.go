@@ -1,0 +1,49 @@
+package recorder
+
+import (
+	"testing"
+	"time"
+
+	"github.com/chalk-edu/chalk/recorder/mediatest"
+)
+
+// BenchmarkLessonReady measures time to lesson: from Stop to the lesson video stored (and the
+// preview before it), as a share of the session's length. The class is an instructor and a student,
+// each with a 640x480 camera and a microphone, for one minute (recorded faster than real time on a
+// simulated clock; the processing after Stop is real). Target: ready/session under 0.10.
+func BenchmarkLessonReady(b *testing.B) {
+	const length = time.Minute
+	cam1 := mediatest.VP8(b, mediatest.Video{Size: "640x480", FPS: 20, Duration: length, Bitrate: "800k"})
+	cam2 := mediatest.VP8(b, mediatest.Video{Size: "640x480", FPS: 20, Duration: length, Bitrate: "800k", Pattern: "testsrc"})
+	mic1 := mediatest.Opus(b, mediatest.Audio{Duration: length})
+	mic2 := mediatest.Opus(b, mediatest.Audio{Duration: length, Freq: 660})
+	srcs := []source{
+		{info: TrackInfo{Participant: "ada", Role: "instructor", Source: "camera", MimeType: "video/VP8", ClockRate: 90000}, media: cam1},
+		{info: TrackInfo{Participant: "ada", Role: "instructor", Source: "microphone", MimeType: "audio/opus", ClockRate: 48000}, media: mic1},
+		{info: TrackInfo{Participant: "bob", Role: "student", Source: "camera", MimeType: "video/VP8", ClockRate: 90000}, media: cam2, offset: 5 * time.Second},
+		{info: TrackInfo{Participant: "bob", Role: "student", Source: "microphone", MimeType: "audio/opus", ClockRate: 48000}, media: mic2, offset: 5 * time.Second},
+	}
+	var ready, preview, session time.Duration
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		e := newEnv(b, nil, nil)
+		e.run(b)
+		rec := record(b, e.svc, e.clk, "bench", length, srcs)
+		b.StartTimer()
+		start := time.Now()
+		if _, err := rec.Stop(); err != nil {
+			b.Fatal(err)
+		}
+		m := e.waitFor(b, rec.ID(), 5*time.Minute)
+		ready += time.Since(start)
+		b.StopTimer()
+		if m.Status != StatusReady {
+			b.Fatalf("lesson %s: %s", m.Status, m.Error)
+		}
+		preview += m.PreviewAfterStop.D()
+		session += m.Duration.D()
+	}
+	b.ReportMetric(ready.Seconds()/session.Seconds(), "ready/session")
+	b.ReportMetric(preview.Seconds()/float64(b.N), "preview-s")
+	b.ReportMetric(ready.Seconds()/float64(b.N), "ready-s")
+}

@@ -1,0 +1,46 @@
+// Package storage keeps a lesson's objects (video, tracks, timeline, poster, manifest) behind one
+// small interface, with a local-directory implementation (the embedded default) and a MinIO/S3 one.
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"strings"
+)
+
+// ErrNotFound: no object has that key.
+var ErrNotFound = errors.New("storage: object not found")
+
+// Info describes a stored object.
+type Info struct {
+	Key         string
+	Size        int64
+	ContentType string
+}
+
+// Store holds objects by key ("lessons/<id>/lesson.mp4"). Implementations are safe for concurrent
+// use.
+type Store interface {
+	// Put stores the local file at path under key, replacing any object with that key. It returns
+	// nil only once the object is durably stored and its size checked: the caller may then delete
+	// the file.
+	Put(ctx context.Context, key, path, contentType string) error
+	// Stat describes an object; ErrNotFound if there is none.
+	Stat(ctx context.Context, key string) (Info, error)
+	// Get opens an object for reading; ErrNotFound if there is none.
+	Get(ctx context.Context, key string) (io.ReadCloser, error)
+	// List describes the objects whose keys start with prefix, in key order.
+	List(ctx context.Context, prefix string) ([]Info, error)
+}
+
+// CheckKey rejects keys that could escape a directory or that object stores treat specially.
+func CheckKey(key string) error {
+	if key == "" || strings.HasPrefix(key, "/") || strings.HasSuffix(key, "/") || path.Clean(key) != key ||
+		key == "." || strings.HasPrefix(key, "../") || strings.Contains(key, "\\") || strings.ContainsRune(key, 0) {
+		return fmt.Errorf("storage: bad key %q", key)
+	}
+	return nil
+}

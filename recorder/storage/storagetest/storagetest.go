@@ -1,0 +1,128 @@
+// Package storagetest is one conformance suite for every storage.Store implementation.
+package storagetest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chalk-edu/chalk/recorder/storage"
+)
+
+// Run checks s against the Store contract. s must be empty.
+func Run(t *testing.T, s storage.Store) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	write := func(name string, data []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+
+	t.Run("PutStatGet", func(t *testing.T) {
+		data := bytes.Repeat([]byte("chalk"), 1000)
+		if err := s.Put(ctx, "lessons/a/manifest.json", write("m.json", data), "application/json"); err != nil {
+			t.Fatal(err)
+		}
+		info, err := s.Stat(ctx, "lessons/a/manifest.json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.Size != int64(len(data)) || info.ContentType != "application/json" {
+			t.Fatalf("stat = %+v", info)
+		}
+		if got := get(t, ctx, s, "lessons/a/manifest.json"); !bytes.Equal(got, data) {
+			t.Fatalf("got %d bytes back, want %d", len(got), len(data))
+		}
+	})
+
+	t.Run("PutReplaces", func(t *testing.T) {
+		if err := s.Put(ctx, "lessons/a/x.json", write("x1", []byte("first, longer")), "application/json"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Put(ctx, "lessons/a/x.json", write("x2", []byte("second")), "application/json"); err != nil {
+			t.Fatal(err)
+		}
+		if got := string(get(t, ctx, s, "lessons/a/x.json")); got != "second" {
+			t.Fatalf("after replacing: %q", got)
+		}
+	})
+
+	t.Run("Multipart", func(t *testing.T) {
+		// Larger than one 5 MiB part, not a multiple of it.
+		data := bytes.Repeat([]byte{1, 2, 3, 4, 5, 6, 7}, (12<<20)/7)
+		if err := s.Put(ctx, "lessons/b/lesson.mp4", write("big", data), "video/mp4"); err != nil {
+			t.Fatal(err)
+		}
+		if got := get(t, ctx, s, "lessons/b/lesson.mp4"); !bytes.Equal(got, data) {
+			t.Fatalf("got %d bytes back, want %d", len(got), len(data))
+		}
+	})
+
+	t.Run("NotFound", func(t *testing.T) {
+		if _, err := s.Stat(ctx, "lessons/none/x"); !errors.Is(err, storage.ErrNotFound) {
+			t.Fatalf("stat of a missing object: %v", err)
+		}
+		if _, err := s.Get(ctx, "lessons/none/x"); !errors.Is(err, storage.ErrNotFound) {
+			t.Fatalf("get of a missing object: %v", err)
+		}
+		if _, err := s.Stat(ctx, "lessons"); !errors.Is(err, storage.ErrNotFound) {
+			t.Fatalf("a prefix is not an object: %v", err)
+		}
+	})
+
+	t.Run("List", func(t *testing.T) {
+		infos, err := s.List(ctx, "lessons/a/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var keys []string
+		for _, i := range infos {
+			keys = append(keys, i.Key)
+		}
+		if strings.Join(keys, ",") != "lessons/a/manifest.json,lessons/a/x.json" {
+			t.Fatalf("list lessons/a/ = %v", keys)
+		}
+		if infos, _ := s.List(ctx, "nothing/"); len(infos) != 0 {
+			t.Fatalf("list of an empty prefix = %v", infos)
+		}
+	})
+
+	t.Run("BadKeys", func(t *testing.T) {
+		src := write("k", []byte("x"))
+		for _, key := range []string{"", "/abs", "../up", "a/../../b", "a//b", "dir/", "a\\b"} {
+			if err := s.Put(ctx, key, src, "text/plain"); err == nil {
+				t.Errorf("Put accepted key %q", key)
+			}
+		}
+	})
+
+	t.Run("MissingFile", func(t *testing.T) {
+		if err := s.Put(ctx, "lessons/c/x", filepath.Join(dir, "does-not-exist"), "text/plain"); err == nil {
+			t.Fatal("Put of a missing file succeeded")
+		}
+	})
+}
+
+func get(t *testing.T, ctx context.Context, s storage.Store, key string) []byte {
+	t.Helper()
+	r, err := s.Get(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	b, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
