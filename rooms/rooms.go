@@ -21,7 +21,7 @@ const (
 )
 
 // Valid reports whether r is a known role.
-func (r Role) Valid() bool { return r == RoleInstructor || r == RoleStudent }
+func (r Role) Valid() bool { return r == RoleInstructor || r == RoleStudent || r == RoleCoInstructor }
 
 // Source says what a published track carries.
 type Source string
@@ -61,6 +61,8 @@ type Participant struct {
 	Node     string    `json:"node"` // the node holding the participant's WebSocket and media
 	JoinedAt time.Time `json:"joinedAt"`
 	Tracks   []Track   `json:"tracks"`
+	// ModeratorMuted lists the sources a moderator turned off (see ModerationStore.MuteByModerator).
+	ModeratorMuted []Source `json:"moderatorMuted,omitempty"`
 }
 
 // Snapshot is a room's state as of event Seq.
@@ -69,6 +71,9 @@ type Snapshot struct {
 	Seq          uint64        `json:"seq"`
 	Participants []Participant `json:"participants"` // ordered by JoinedAt, then ID
 	Hands        []string      `json:"hands"`        // participant ids with a raised hand, in raising order
+	Settings     RoomSettings  `json:"settings"`
+	Lobby        []Participant `json:"lobby"`   // waiting participants, in line order
+	Removed      []Removal     `json:"removed"` // identities kept out, by Identity
 }
 
 // EventType names a change to a room.
@@ -106,6 +111,10 @@ type Event struct {
 	Chat          *ChatMessage `json:"chat,omitempty"`
 	ChatID        string       `json:"chatId,omitempty"`
 	By            string       `json:"by,omitempty"` // participant id of who acted, when not the subject
+
+	// Moderation (moderation.go).
+	Settings *RoomSettings `json:"settings,omitempty"`
+	Removal  *Removal      `json:"removal,omitempty"`
 }
 
 // ChatTo values: a message is for the whole room or only for its instructors.
@@ -171,6 +180,8 @@ type Store interface {
 	// LowerHand removes a participant from the queue (EventHandLowered, By = by); lowering a lowered
 	// hand does nothing. Leave lowers the leaver's hand without a separate event.
 	LowerHand(ctx context.Context, room, participantID, by string) error
+
+	ModerationStore
 
 	// Subscribe delivers the room's events in Seq order, starting with the first event applied after
 	// Subscribe returns, until ctx ends or Close is called.

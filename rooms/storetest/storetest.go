@@ -55,6 +55,7 @@ func Run(t *testing.T, newStore func(t *testing.T) rooms.Store) {
 		{"HandsSubscribeThenSnapshot", testHandsNoGap},
 		{"EmptyListsEncodeAsArrays", testEmptyLists},
 	}
+	tests = append(tests, moderationTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
 	}
