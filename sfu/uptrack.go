@@ -39,6 +39,8 @@ type UpTrack struct {
 	kfLast  time.Time
 	kfTimer *time.Timer
 
+	paused atomic.Bool // a moderator turned the source off: see SetPaused
+
 	done chan struct{}
 }
 
@@ -85,7 +87,7 @@ func (t *UpTrack) run() {
 			}
 			return
 		}
-		if err := pkt.Unmarshal(buf[:n]); err != nil {
+		if err := pkt.Unmarshal(buf[:n]); err != nil || t.paused.Load() {
 			continue
 		}
 		if t.cache != nil && len(pkt.Payload) > 0 {
@@ -98,7 +100,7 @@ func (t *UpTrack) run() {
 // forward writes one packet to every subscriber. Padding-only packets (bandwidth probes) carry no
 // media and are not forwarded.
 func (t *UpTrack) forward(pkt *rtp.Packet) {
-	if len(pkt.Payload) == 0 {
+	if len(pkt.Payload) == 0 || t.paused.Load() {
 		return
 	}
 	keyframe := t.kind == webrtc.RTPCodecTypeVideo && isVP8KeyframeStart(pkt.Payload)
@@ -106,6 +108,25 @@ func (t *UpTrack) forward(pkt *rtp.Packet) {
 		d.writeRTP(pkt, keyframe)
 	}
 }
+
+// SetPaused stops (or resumes) forwarding the track. While paused, packets are neither forwarded nor
+// cached, so a subscriber's NACK cannot fetch them either: signaling pauses a source a moderator turned
+// off, whatever the publisher keeps sending. On resuming, video subscribers wait for a keyframe, which
+// is requested at once.
+func (t *UpTrack) SetPaused(paused bool) {
+	if t.paused.Swap(paused) == paused || paused {
+		return
+	}
+	if t.kind == webrtc.RTPCodecTypeVideo {
+		for _, d := range *t.downs.Load() {
+			d.needKeyframe.Store(true)
+		}
+		t.RequestKeyframe()
+	}
+}
+
+// Paused reports whether SetPaused stopped the track.
+func (t *UpTrack) Paused() bool { return t.paused.Load() }
 
 func (t *UpTrack) addDown(d *DownTrack) {
 	t.downMu.Lock()

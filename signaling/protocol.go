@@ -154,6 +154,9 @@ func decodeClient(frame []byte) (clientMsg, error) {
 		body = &lowerHandMsg{}
 	case "restart_ice", "leave", "ping", "raise_hand":
 		body = &emptyMsg{}
+	case "set_role", "update_settings", "mute_participant", "mute_all", "allow_unmute", "remove_participant",
+		"allow_rejoin", "admit", "admit_next", "admit_all", "deny":
+		body = moderationBody(env.Type)
 	case "":
 		return clientMsg{}, protoErr(CodeBadMessage, "", "message has no type")
 	default:
@@ -264,6 +267,8 @@ func validate(body any) error {
 		if m.ParticipantID != "" && !idRE.MatchString(m.ParticipantID) {
 			return errors.New("participantId is malformed")
 		}
+	default:
+		return validateModeration(body)
 	}
 	return nil
 }
@@ -308,12 +313,18 @@ type (
 		ResumeToken  string              `json:"resumeToken"`
 		Resumed      bool                `json:"resumed"`
 		ICEServers   []webrtc.ICEServer  `json:"iceServers"`
+		Settings     rooms.RoomSettings  `json:"settings"`
+		Lobby        []rooms.Participant `json:"lobby"`   // moderators only; [] for students
+		Removed      []rooms.Removal     `json:"removed"` // moderators only; [] for students
 	}
 	resyncMsg struct {
 		Seq          uint64              `json:"seq"`
 		Participants []rooms.Participant `json:"participants"`
 		Hands        []string            `json:"hands"`
 		Chat         []rooms.ChatMessage `json:"chat"`
+		Settings     rooms.RoomSettings  `json:"settings"`
+		Lobby        []rooms.Participant `json:"lobby"`
+		Removed      []rooms.Removal     `json:"removed"`
 	}
 	chatEventMsg struct {
 		Seq     uint64            `json:"seq"`

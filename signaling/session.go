@@ -37,6 +37,7 @@ type session struct {
 	muted     map[rooms.Source]bool
 	published map[rooms.Source]bool // what the store has for us
 	chatLimit chatLimiter
+	mod       modState
 }
 
 func newSession(h *Hub, room string, me rooms.Participant) *session {
@@ -72,7 +73,7 @@ func (s *session) checkSilence() {
 	if s.conn != nil {
 		last = s.conn.seen()
 	}
-	if !s.joined || time.Since(last) < s.hub.cfg.SilenceTimeout {
+	if !s.joined && !s.mod.waiting || time.Since(last) < s.hub.cfg.SilenceTimeout {
 		return
 	}
 	s.log.Info("participant silent; removing", "silent_for", time.Since(last).Round(time.Second))
@@ -111,12 +112,16 @@ func (s *session) join(conn *wsConn) {
 		return
 	}
 	ctx, cancel := s.ctx()
-	snap, replaced, err := s.hub.cfg.Store.Join(ctx, s.room, s.me)
+	entry, err := s.hub.cfg.Store.Enter(ctx, s.room, s.me)
 	cancel()
 	if err != nil {
-		s.log.Error("join room", "err", err)
-		s.hub.refuse(conn, protoErr(CodeInternal, "join", "could not join the room; try again"))
+		s.hub.refuse(conn, s.entryError(err))
 		s.end("", false)
+		return
+	}
+	snap, replaced := entry.Snapshot, entry.Replaced
+	if entry.Waiting {
+		s.wait(snap)
 		return
 	}
 	s.joined = true
@@ -131,7 +136,7 @@ func (s *session) join(conn *wsConn) {
 
 // resume moves the session onto a new socket after a blip.
 func (s *session) resume(conn *wsConn) {
-	if !s.joined {
+	if !s.joined && !s.mod.waiting {
 		s.hub.refuse(conn, protoErr(CodeResumeFailed, "join", "the session has ended; join again"))
 		return
 	}
@@ -139,6 +144,10 @@ func (s *session) resume(conn *wsConn) {
 		s.conn.abort()
 	}
 	s.conn = conn
+	if s.mod.waiting {
+		s.sendWaiting(true)
+		return
+	}
 	ctx, cancel := s.ctx()
 	snap, err := s.hub.cfg.Store.Snapshot(ctx, s.room)
 	cancel()
@@ -158,8 +167,10 @@ func (s *session) joinedMsg(snap rooms.Snapshot, chat []rooms.ChatMessage, resum
 	if ice == nil {
 		ice = []webrtc.ICEServer{}
 	}
+	lobby, removed := s.moderatorView(snap)
 	return joinedMsg{Participant: s.me, Room: s.room, Seq: snap.Seq, Participants: snap.Participants,
-		Hands: snap.Hands, Chat: chat, ResumeToken: s.resumeToken, Resumed: resumed, ICEServers: ice}
+		Hands: snap.Hands, Chat: chat, ResumeToken: s.resumeToken, Resumed: resumed, ICEServers: ice,
+		Settings: snap.Settings, Lobby: lobby, Removed: removed}
 }
 
 // connLost: the socket died without a close frame. Wait for a resume until silence ends the session.
@@ -201,9 +212,10 @@ func (s *session) end(reason string, leave bool) {
 		}
 		s.log.Info("left", "reason", reason)
 	}
+	s.leaveLobby(leave)
 	if s.conn != nil {
 		switch reason {
-		case rooms.ReasonReplaced, "shutdown":
+		case rooms.ReasonReplaced, "shutdown", rooms.ReasonRemoved, rooms.ReasonDenied:
 			s.send("bye", byeMsg{Reason: reason})
 		}
 		s.conn.closeAfter(websocket.StatusNormalClosure, reason)
@@ -215,6 +227,9 @@ func (s *session) end(reason string, leave bool) {
 func (s *session) handle(conn *wsConn, m clientMsg) {
 	if conn != s.conn {
 		return // a stale socket that a resume replaced
+	}
+	if s.handleModeration(conn, m) {
+		return
 	}
 	switch b := m.Body.(type) {
 	case *offerMsg:
@@ -319,11 +334,11 @@ func (s *session) syncPublished(src rooms.Source) {
 
 // onEvent applies one room event: tell the client, and derive media subscriptions from it.
 func (s *session) onEvent(ev rooms.Event) {
-	if !s.joined || ev.Seq <= s.seq {
+	if !s.joined && !s.mod.waiting || ev.Seq <= s.seq {
 		return
 	}
 	s.seq = ev.Seq
-	if s.onClassroomEvent(ev) {
+	if s.onModerationEvent(ev) || s.onClassroomEvent(ev) {
 		return
 	}
 	switch ev.Type {
@@ -350,13 +365,19 @@ func (s *session) onEvent(ev rooms.Event) {
 
 // resync replaces the session's view after the room feed was interrupted.
 func (s *session) resync(snap rooms.Snapshot) {
+	if s.mod.waiting {
+		s.resyncWaiting(snap)
+		return
+	}
 	if !s.joined {
 		return
 	}
 	for _, p := range snap.Participants {
 		if p.ID == s.me.ID {
 			s.applySnapshot(snap)
-			s.send("resync", resyncMsg{Seq: snap.Seq, Participants: snap.Participants, Hands: snap.Hands, Chat: s.chatHistory()})
+			lobby, removed := s.moderatorView(snap)
+			s.send("resync", resyncMsg{Seq: snap.Seq, Participants: snap.Participants, Hands: snap.Hands, Chat: s.chatHistory(),
+				Settings: snap.Settings, Lobby: lobby, Removed: removed})
 			return
 		}
 	}
@@ -367,6 +388,7 @@ func (s *session) resync(snap rooms.Snapshot) {
 // listed stay subscribed only if still published (events after the snapshot will remove them).
 func (s *session) applySnapshot(snap rooms.Snapshot) {
 	s.seq = snap.Seq
+	s.applyModSnapshot(snap)
 	for _, p := range snap.Participants {
 		if p.ID == s.me.ID {
 			continue
@@ -411,7 +433,10 @@ func (e peerEvents) Candidate(pc sfu.PC, c webrtc.ICECandidateInit) {
 	e.s.mbox.post(func() { e.s.send("candidate", candidateMsg{PC: pc, Candidate: c}) })
 }
 func (e peerEvents) UpTrackStarted(t *sfu.UpTrack) {
-	e.s.mbox.post(func() { e.s.syncPublished(rooms.Source(t.ID())) })
+	e.s.mbox.post(func() {
+		e.s.applyHolds() // before anyone can subscribe to it
+		e.s.syncPublished(rooms.Source(t.ID()))
+	})
 }
 func (e peerEvents) UpTrackEnded(t *sfu.UpTrack) {
 	e.s.mbox.post(func() { e.s.syncPublished(rooms.Source(t.ID())) })
