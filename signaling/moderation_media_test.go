@@ -104,13 +104,13 @@ func TestModeratorMuteStopsMedia(t *testing.T) {
 	prof.send("mute_participant", map[string]string{"participantId": pub.ID, "source": "microphone"})
 	stopped("audio", &audio)
 	flowing("video", &video) // only the microphone was muted
-	if p := env.participant(t, "math", pub.ID); len(p.ModeratorMuted) != 1 || !p.Tracks[0].Muted {
+	if p := env.participant(t, "math", pub.ID); len(p.ModeratorMuted) != 1 || !trackOf(p, rooms.SourceMicrophone).Muted {
 		t.Fatalf("store after the mute: %+v", p)
 	}
 	// Students may unmute themselves by default: the media flows again.
 	pub.Send(ctx, "mute", map[string]any{"source": "microphone", "muted": false})
 	flowing("audio after unmuting", &audio)
-	if p := env.participant(t, "math", pub.ID); len(p.ModeratorMuted) != 0 || p.Tracks[0].Muted {
+	if p := env.participant(t, "math", pub.ID); len(p.ModeratorMuted) != 0 || trackOf(p, rooms.SourceMicrophone).Muted {
 		t.Fatalf("store after unmuting: %+v", p)
 	}
 
@@ -119,15 +119,88 @@ func TestModeratorMuteStopsMedia(t *testing.T) {
 	prof.send("mute_participant", map[string]string{"participantId": pub.ID, "source": "camera"})
 	stopped("video", &video)
 	pub.Send(ctx, "mute", map[string]any{"source": "camera", "muted": false})
-	select {
-	case e := <-errs:
-		if e.Code != CodeForbidden {
-			t.Fatalf("unmuting a held camera: %+v", e)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("unmuting a held camera was not refused")
+	if e := errorFor(t, errs, "mute"); e.Code != CodeForbidden {
+		t.Fatalf("unmuting a held camera: %+v", e)
 	}
 	stopped("video after a refused unmute", &video)
 	prof.send("allow_unmute", map[string]string{"participantId": pub.ID, "source": "camera"})
 	flowing("video after allow_unmute", &video)
+}
+
+// Forbidding student screen sharing stops a share in progress and refuses a new one.
+func TestStudentScreenShareStops(t *testing.T) {
+	env := newTestEnv(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	prof, _ := env.joinAs(t, "math", "prof", rooms.RoleInstructor)
+	errs := make(chan errorMsg, 16)
+	ada, err := client.Dial(ctx, client.Options{URL: env.url, Room: "math", Token: env.token(t, "math", "ada", "Ada", rooms.RoleStudent),
+		Screen: true, OnMessage: func(typ string, data json.RawMessage) {
+			if typ == "error" {
+				var e errorMsg
+				json.Unmarshal(data, &e)
+				errs <- e
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ada.Close()
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for n := uint32(0); ; n++ {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			client.WriteSynthetic(ada.Screen, webrtc.RTPCodecTypeVideo, n, 10)
+		}
+	}()
+	ada.Send(ctx, "publish", map[string]string{"source": "screen"})
+	for {
+		if p := decode[trackEventMsg](prof, "track_published"); p.ParticipantID == ada.ID && p.Track.Source == rooms.SourceScreen {
+			break
+		}
+	}
+	prof.send("update_settings", map[string]any{"studentScreenShare": false})
+	if u := decode[trackEventMsg](prof, "track_unpublished"); u.ParticipantID != ada.ID || u.Track.Source != rooms.SourceScreen {
+		t.Fatalf("track_unpublished = %+v", u)
+	}
+	ada.Send(ctx, "publish", map[string]string{"source": "screen"})
+	if e := errorFor(t, errs, "publish"); e.Code != CodeForbidden {
+		t.Fatalf("sharing again: %+v", e)
+	}
+	if p := env.participant(t, "math", ada.ID); len(p.Tracks) != 0 {
+		t.Fatalf("ada still publishes %+v", p.Tracks)
+	}
+}
+
+func trackOf(p rooms.Participant, src rooms.Source) rooms.Track {
+	for _, t := range p.Tracks {
+		if t.Source == src {
+			return t
+		}
+	}
+	return rooms.Track{}
+}
+
+// errorFor waits for an error about a message of type ref; others (e.g. about an early candidate,
+// which the Go client may send) are skipped.
+func errorFor(t *testing.T, errs <-chan errorMsg, ref string) errorMsg {
+	t.Helper()
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case e := <-errs:
+			if e.Ref == ref {
+				return e
+			}
+		case <-timeout:
+			t.Fatalf("no error about %s within 10 s", ref)
+		}
+	}
 }
