@@ -180,8 +180,10 @@ func (s *session) moderatorView(snap rooms.Snapshot) ([]rooms.Participant, []roo
 func (s *session) entryError(err error) *ProtocolError {
 	switch {
 	case errors.Is(err, rooms.ErrLocked):
+		s.log.Info("join refused: the room is locked", "identity", s.me.Identity)
 		return protoErr(CodeRoomLocked, "join", "the room is locked; ask the instructor to unlock it")
 	case errors.Is(err, rooms.ErrRemoved):
+		s.log.Info("join refused: removed from the room", "identity", s.me.Identity)
 		return protoErr(CodeRemoved, "join", "you were removed from this class; the instructor can allow you back")
 	}
 	s.log.Error("join room", "err", err)
