@@ -28,9 +28,9 @@ type memRoom struct {
 	hands  []string                // participant IDs with a raised hand, in raising order
 	chat   memChat
 	polls  memPolls
-
-	plan  BreakoutPlan // the breakouts of this room as a main room
-	feeds map[*feed]struct{}
+	plan   BreakoutPlan // the breakouts of this room as a main room
+	mod    memMod
+	feeds  map[*feed]struct{}
 }
 
 // NewMemoryStore returns an empty in-process store.
@@ -85,11 +85,20 @@ func (s *MemoryStore) Join(ctx context.Context, room string, p Participant) (Sna
 		return Snapshot{}, nil, err
 	}
 	defer r.mu.Unlock()
+	replaced, err := r.join(p)
+	if err != nil {
+		return Snapshot{}, nil, err
+	}
+	return r.snapshot(), replaced, nil
+}
+
+// join adds p, replacing the session of the same identity, and records it in the attendance; r.mu
+// must be held.
+func (r *memRoom) join(p Participant) (replaced *Participant, err error) {
 	curID, dup := r.byUser[p.Identity]
 	if _, taken := r.parts[p.ID]; taken && curID != p.ID {
-		return Snapshot{}, nil, fmt.Errorf("rooms: join %s: participant id %q is in use by another identity", room, p.ID)
+		return nil, fmt.Errorf("rooms: join %s: participant id %q is in use by another identity", r.name, p.ID)
 	}
-	var replaced *Participant
 	if dup {
 		replaced = cloneParticipant(r.parts[curID])
 		r.remove(curID, ReasonReplaced)
@@ -98,7 +107,8 @@ func (s *MemoryStore) Join(ctx context.Context, room string, p Participant) (Sna
 	r.parts[p.ID] = stored
 	r.byUser[p.Identity] = p.ID
 	r.emit(Event{Type: EventParticipantJoined, Participant: cloneParticipant(stored)})
-	return r.snapshot(), replaced, nil
+	r.attendJoin(stored)
+	return replaced, nil
 }
 
 // Leave implements Store.
@@ -268,6 +278,7 @@ func (r *memRoom) remove(id, reason string) {
 	}
 	r.lowerHand(id)
 	r.emit(Event{Type: EventParticipantLeft, ParticipantID: id, Reason: reason})
+	r.afterRemove(p, reason)
 }
 
 // track finds a participant's track; the index is -1 if either is absent.
@@ -286,6 +297,7 @@ func (r *memRoom) snapshot() Snapshot {
 		snap.Participants = append(snap.Participants, *cloneParticipant(p))
 	}
 	sortParticipants(snap.Participants)
+	r.modSnapshot(&snap)
 	return snap
 }
 
@@ -304,6 +316,7 @@ func checkJoin(ctx context.Context, room string, p Participant) error {
 func cloneParticipant(p *Participant) *Participant {
 	c := *p
 	c.Tracks = append(make([]Track, 0, len(p.Tracks)), p.Tracks...)
+	c.ModeratorMuted = slices.Clone(p.ModeratorMuted)
 	return &c
 }
 

@@ -30,12 +30,19 @@ type RedisOptions struct {
 //	P room:{R}:chatidx          hash   message ID → its number (1 for the room's first), kept messages only
 //	P room:{R}:poll…            polls and their votes: see redis_polls.go
 //	P room:{R}:seq              string the room's last event Seq
+//	P room:{R}:settings         string RoomSettings JSON; absent: DefaultSettings
+//	P room:{R}:lobby            list   waiting participants' JSON, in line order
+//	P room:{R}:removed          hash   identity → "<until, unix seconds> <Removal JSON>"
+//	P room:{R}:attendance       hash   stay number → AttendanceRecord JSON
+//	P room:{R}:attcount         string how many stays the room has had: the newest one's number
+//	P room:{R}:attopen          hash   identity → number of its stay in progress
 //	P room:{R}:events           pub/sub channel: "<seq> <event JSON>"
 //
 // The braces are a Redis Cluster hash tag: all of a room's keys live on one shard. Every change is one
 // Lua script that checks, applies, counts and publishes, so all nodes see one order. When the last
-// participant leaves, only seq, the chat keys and the poll keys remain: Seq must never go back, and
-// chat and polls are kept for the lesson timeline.
+// participant leaves, only seq, settings, removed, and the chat, poll, breakout, attendance and lesson
+// keys remain: Seq must never go back, settings and removals outlive a short absence, and the rest is
+// kept (without expiry) for the lesson timeline and the attendance export.
 type RedisStore struct {
 	client *redis.Client
 	prefix string
@@ -223,10 +230,10 @@ func (s *RedisStore) Close() error {
 	return errors.Join(err, s.client.Close())
 }
 
-// parseSnapshot reads the reply of the Lua snapshot function: seq, the hand list, then a participant
-// JSON and its track list for each participant.
+// parseSnapshot reads the reply of the Lua snapshot function: seq, the hand list, the moderation part,
+// then a participant JSON and its track list for each participant.
 func parseSnapshot(room string, vals []any) (Snapshot, error) {
-	if len(vals) < 2 || len(vals)%2 != 0 {
+	if len(vals) < 3 || len(vals)%2 != 1 {
 		return Snapshot{}, fmt.Errorf("unexpected snapshot reply of %d values", len(vals))
 	}
 	seqText, _ := vals[0].(string)
@@ -241,7 +248,10 @@ func parseSnapshot(room string, vals []any) (Snapshot, error) {
 		id, _ := h.(string)
 		snap.Hands = append(snap.Hands, id)
 	}
-	for i := 2; i < len(vals); i += 2 {
+	if err := parseModSnapshot(&snap, vals[2]); err != nil {
+		return Snapshot{}, err
+	}
+	for i := 3; i < len(vals); i += 2 {
 		p, err := parseParticipant(vals[i], vals[i+1])
 		if err != nil {
 			return Snapshot{}, err
@@ -292,16 +302,19 @@ local function findTrack(pid, id)
     if t.id == id then return i - 1, t, raw end
   end
 end
+` + luaModHooks + `
 local function remove(pid, identity, reason)
   redis.call('HDEL', pkey, pid)
   redis.call('DEL', tkey(pid))
   if redis.call('HGET', ikey, identity) == pid then redis.call('HDEL', ikey, identity) end
   redis.call('LREM', hkey, 0, pid) -- the left event implies the hand is down
-  return emit(cjson.encode({room = room, type = 'participant_left', at = at, participantId = pid, reason = reason}))
+  local seq = emit(cjson.encode({room = room, type = 'participant_left', at = at, participantId = pid, reason = reason}))
+  return modRemoved(pid, identity, reason, seq)
 end
 local function snapshot(out)
   out[#out + 1] = redis.call('GET', skey) or '0'
   out[#out + 1] = redis.call('LRANGE', hkey, 0, -1)
+  out[#out + 1] = modSnapshot()
   local all = redis.call('HGETALL', pkey)
   for i = 1, #all, 2 do
     out[#out + 1] = all[i + 1]
@@ -309,26 +322,35 @@ local function snapshot(out)
   end
   return out
 end
+-- join adds a participant (replacing the session of the same identity) and answers the replaced
+-- participant's JSON ('' if none) and tracks, or nil if id belongs to another identity.
+local function join(id, identity, pj, ej, tracks)
+  local cur = redis.call('HGET', ikey, identity)
+  if redis.call('HEXISTS', pkey, id) == 1 and cur ~= id then return nil end
+  local old, oldTracks = '', {}
+  if cur then
+    old = redis.call('HGET', pkey, cur) or ''
+    oldTracks = redis.call('LRANGE', tkey(cur), 0, -1)
+    remove(cur, identity, 'replaced')
+  end
+  redis.call('HSET', pkey, id, pj)
+  redis.call('HSET', ikey, identity, id)
+  redis.call('DEL', tkey(id))
+  for _, t in ipairs(tracks) do redis.call('RPUSH', tkey(id), t) end
+  emit(ej)
+  attendJoin(cjson.decode(pj))
+  return old, oldTracks
+end
 `
 
 var (
 	// ARGV[3..]: id, identity, participant JSON, joined event JSON, track JSON...
 	// Answers {"conflict"} or {"ok", replaced JSON or "", replaced tracks, snapshot...}.
 	joinScript = redis.NewScript(luaLib + `
-local id, identity = ARGV[3], ARGV[4]
-local cur = redis.call('HGET', ikey, identity)
-if redis.call('HEXISTS', pkey, id) == 1 and cur ~= id then return {'conflict'} end
-local old, oldTracks = '', {}
-if cur then
-  old = redis.call('HGET', pkey, cur) or ''
-  oldTracks = redis.call('LRANGE', tkey(cur), 0, -1)
-  remove(cur, identity, 'replaced')
-end
-redis.call('HSET', pkey, id, ARGV[5])
-redis.call('HSET', ikey, identity, id)
-redis.call('DEL', tkey(id))
-for i = 7, #ARGV do redis.call('RPUSH', tkey(id), ARGV[i]) end
-emit(ARGV[6])
+local tracks = {}
+for i = 7, #ARGV do tracks[#tracks + 1] = ARGV[i] end
+local old, oldTracks = join(ARGV[3], ARGV[4], ARGV[5], ARGV[6], tracks)
+if not old then return {'conflict'} end
 return snapshot({'ok', old, oldTracks})
 `)
 	// ARGV[3..]: id, reason.

@@ -55,7 +55,7 @@ func TestRedisPollKeyLayout(t *testing.T) {
 	}
 	keys, err := c.Keys(ctx, "pk:*").Result()
 	slices.Sort(keys)
-	want := []string{"pk:room:{r}:poll:q1", "pk:room:{r}:polls", "pk:room:{r}:pollvotes:q1", "pk:room:{r}:seq"}
+	want := []string{"pk:room:{r}:attcount", "pk:room:{r}:attendance", "pk:room:{r}:poll:q1", "pk:room:{r}:polls", "pk:room:{r}:pollvotes:q1", "pk:room:{r}:seq"}
 	if err != nil || !slices.Equal(keys, want) {
 		t.Fatalf("keys after the class: %q, %v; want %q", keys, err, want)
 	}

@@ -232,13 +232,14 @@ func TestRedisKeyLayout(t *testing.T) {
 			t.Errorf("%v: %q, %v; want it to contain %q", tc.cmd.Args(), got, err, tc.want)
 		}
 	}
-	// Leaving cleans up everything but the Seq, which must never go back.
+	// Leaving cleans up everything but the Seq, which must never go back, and the attendance.
 	if err := s.Leave(ctx, "r", "p1", rooms.ReasonLeft); err != nil {
 		t.Fatal(err)
 	}
 	keys, err := c.Keys(ctx, "chalk:*").Result()
-	if err != nil || !slices.Equal(keys, []string{"chalk:room:{r}:seq"}) {
-		t.Fatalf("keys after the room emptied: %q, %v; want only the seq", keys, err)
+	slices.Sort(keys)
+	if want := []string{"chalk:room:{r}:attcount", "chalk:room:{r}:attendance", "chalk:room:{r}:seq"}; err != nil || !slices.Equal(keys, want) {
+		t.Fatalf("keys after the room emptied: %q, %v; want %q", keys, err, want)
 	}
 
 	// Hands and chat.
@@ -270,7 +271,7 @@ func TestRedisKeyLayout(t *testing.T) {
 	}
 	keys, err = c.Keys(ctx, "chalk:*").Result()
 	slices.Sort(keys)
-	want := []string{"chalk:room:{r}:chat", "chalk:room:{r}:chatcount", "chalk:room:{r}:chatidx", "chalk:room:{r}:seq"}
+	want := []string{"chalk:room:{r}:attcount", "chalk:room:{r}:attendance", "chalk:room:{r}:chat", "chalk:room:{r}:chatcount", "chalk:room:{r}:chatidx", "chalk:room:{r}:seq"}
 	if err != nil || !slices.Equal(keys, want) {
 		t.Fatalf("keys after the room emptied again: %q, %v; want %q", keys, err, want)
 	}

@@ -21,7 +21,7 @@ const (
 )
 
 // Valid reports whether r is a known role.
-func (r Role) Valid() bool { return r == RoleInstructor || r == RoleStudent }
+func (r Role) Valid() bool { return r == RoleInstructor || r == RoleStudent || r == RoleCoInstructor }
 
 // Source says what a published track carries.
 type Source string
@@ -61,6 +61,8 @@ type Participant struct {
 	Node     string    `json:"node"` // the node holding the participant's WebSocket and media
 	JoinedAt time.Time `json:"joinedAt"`
 	Tracks   []Track   `json:"tracks"`
+	// ModeratorMuted lists the sources a moderator turned off (see ModerationStore.MuteByModerator).
+	ModeratorMuted []Source `json:"moderatorMuted,omitempty"`
 }
 
 // Snapshot is a room's state as of event Seq.
@@ -69,6 +71,9 @@ type Snapshot struct {
 	Seq          uint64        `json:"seq"`
 	Participants []Participant `json:"participants"` // ordered by JoinedAt, then ID
 	Hands        []string      `json:"hands"`        // participant ids with a raised hand, in raising order
+	Settings     RoomSettings  `json:"settings"`
+	Lobby        []Participant `json:"lobby"`   // waiting participants, in line order
+	Removed      []Removal     `json:"removed"` // identities kept out, by Identity
 }
 
 // EventType names a change to a room.
@@ -111,6 +116,10 @@ type Event struct {
 	PollResults   *PollResults `json:"pollResults,omitempty"`
 
 	Breakouts *BreakoutPlan `json:"breakouts,omitempty"` // breakout events: the plan after the change
+
+	// Moderation (moderation.go).
+	Settings *RoomSettings `json:"settings,omitempty"`
+	Removal  *Removal      `json:"removal,omitempty"`
 }
 
 // ChatTo values: a message is for the whole room or only for its instructors.
@@ -180,6 +189,8 @@ type Store interface {
 	PollStore // polls and quizzes: rooms/polls.go
 
 	BreakoutStore
+
+	ModerationStore
 
 	// Subscribe delivers the room's events in Seq order, starting with the first event applied after
 	// Subscribe returns, until ctx ends or Close is called.

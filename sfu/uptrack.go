@@ -40,6 +40,8 @@ type UpTrack struct {
 	kfLast  time.Time
 	kfTimer *time.Timer
 
+	paused atomic.Bool // a moderator turned the source off: see SetPaused
+
 	done chan struct{}
 }
 
@@ -87,7 +89,7 @@ func (t *UpTrack) run() {
 			}
 			return
 		}
-		if err := pkt.Unmarshal(buf[:n]); err != nil {
+		if err := pkt.Unmarshal(buf[:n]); err != nil || t.paused.Load() {
 			continue
 		}
 		if t.cache != nil && len(pkt.Payload) > 0 {
@@ -100,7 +102,7 @@ func (t *UpTrack) run() {
 // forward writes one packet to every subscriber. Padding-only packets (bandwidth probes) carry no
 // media and are not forwarded.
 func (t *UpTrack) forward(pkt *rtp.Packet) {
-	if len(pkt.Payload) == 0 {
+	if len(pkt.Payload) == 0 || t.paused.Load() {
 		return
 	}
 	keyframe := t.kind == webrtc.RTPCodecTypeVideo && isVP8KeyframeStart(pkt.Payload)
@@ -111,6 +113,25 @@ func (t *UpTrack) forward(pkt *rtp.Packet) {
 		s.WriteRTP(pkt)
 	}
 }
+
+// SetPaused stops (or resumes) forwarding the track. While paused, packets are neither forwarded nor
+// cached, so a subscriber's NACK cannot fetch them either: signaling pauses a source a moderator turned
+// off, whatever the publisher keeps sending. On resuming, video subscribers wait for a keyframe, which
+// is requested at once.
+func (t *UpTrack) SetPaused(paused bool) {
+	if t.paused.Swap(paused) == paused || paused {
+		return
+	}
+	if t.kind == webrtc.RTPCodecTypeVideo {
+		for _, d := range *t.downs.Load() {
+			d.needKeyframe.Store(true)
+		}
+		t.RequestKeyframe()
+	}
+}
+
+// Paused reports whether SetPaused stopped the track.
+func (t *UpTrack) Paused() bool { return t.paused.Load() }
 
 func (t *UpTrack) addDown(d *DownTrack) {
 	t.downMu.Lock()

@@ -18,8 +18,8 @@ import (
 	"github.com/chalk-edu/chalk/sfu"
 )
 
-// joinAs joins in dev mode as a student with a chosen identity ("guest-" + identity in the room).
-func (e *testEnv) joinAs(t *testing.T, room, name, identity string) *wsTest {
+// joinGuestAs joins in dev mode as a student with a chosen identity ("guest-" + identity in the room).
+func (e *testEnv) joinGuestAs(t *testing.T, room, name, identity string) *wsTest {
 	t.Helper()
 	w := e.dial(t)
 	w.send("join", map[string]string{"room": room, "name": name, "identity": identity})
@@ -110,7 +110,7 @@ func planOf(t *testing.T, store rooms.Store, room string) rooms.BreakoutPlan {
 func TestBreakoutsForbiddenForStudents(t *testing.T) {
 	env := newTestEnv(t, nil)
 	prof := env.joinInstructor(t, "math", "Prof")
-	ada := env.joinAs(t, "math", "Ada", "ada")
+	ada := env.joinGuestAs(t, "math", "Ada", "ada")
 	actions := []struct {
 		typ  string
 		data any
@@ -153,7 +153,7 @@ func TestBreakoutsForbiddenForStudents(t *testing.T) {
 func TestBreakoutsBadInputAndConflicts(t *testing.T) {
 	env := newTestEnv(t, nil)
 	prof := env.joinInstructor(t, "math", "Prof")
-	ada := env.joinAs(t, "math", "Ada", "ada")
+	ada := env.joinGuestAs(t, "math", "Ada", "ada")
 	bad := []struct{ typ, data string }{
 		{"breakouts_open", `{"count":0}`},
 		{"breakouts_open", `{"count":51}`},
@@ -226,7 +226,7 @@ func TestBreakoutsBadInputAndConflicts(t *testing.T) {
 		t.Fatalf("refused requests changed the plan: %+v", p)
 	}
 	// Help from the main room is for raised hands.
-	late := env.joinAs(t, "math", "Late", "late")
+	late := env.joinGuestAs(t, "math", "Late", "late")
 	late.send("breakout_help", nil)
 	late.expectError(CodeConflict)
 }
@@ -234,10 +234,10 @@ func TestBreakoutsBadInputAndConflicts(t *testing.T) {
 func TestBreakoutsMoveChatBroadcastHelpAndClose(t *testing.T) {
 	env := newTestEnv(t, nil)
 	prof := env.joinInstructor(t, "math", "Prof")
-	a := env.joinAs(t, "math", "Ada", "a")
-	b := env.joinAs(t, "math", "Bob", "b")
-	c := env.joinAs(t, "math", "Cyd", "c")
-	d := env.joinAs(t, "math", "Dee", "d")
+	a := env.joinGuestAs(t, "math", "Ada", "a")
+	b := env.joinGuestAs(t, "math", "Bob", "b")
+	c := env.joinGuestAs(t, "math", "Cyd", "c")
+	d := env.joinGuestAs(t, "math", "Dee", "d")
 
 	// a, b and c by hand; d at random, which must fill the smaller breakout.
 	prof.send("breakouts_open", map[string]any{
@@ -341,8 +341,8 @@ func TestBreakoutsMoveChatBroadcastHelpAndClose(t *testing.T) {
 func TestBreakoutsTimerBringsEveryoneBack(t *testing.T) {
 	env := newTestEnv(t, nil)
 	prof := env.joinInstructor(t, "math", "Prof")
-	a := env.joinAs(t, "math", "Ada", "a")
-	b := env.joinAs(t, "math", "Bob", "b")
+	a := env.joinGuestAs(t, "math", "Ada", "a")
+	b := env.joinGuestAs(t, "math", "Bob", "b")
 
 	start := time.Now()
 	prof.send("breakouts_open", map[string]any{"count": 2, "durationSeconds": 2, "assignments": map[string]int{"guest-a": 1, "guest-b": 2}})
@@ -387,7 +387,7 @@ func TestBreakoutsTimerBringsEveryoneBack(t *testing.T) {
 func TestBreakoutsSelfSelectAndLateJoiner(t *testing.T) {
 	env := newTestEnv(t, nil)
 	prof := env.joinInstructor(t, "math", "Prof")
-	a := env.joinAs(t, "math", "Ada", "a")
+	a := env.joinGuestAs(t, "math", "Ada", "a")
 	prof.send("breakouts_open", map[string]any{"count": 3, "selfSelect": true})
 	a.expectBreakouts(func(v breakoutsMsg) bool { return v.Open && v.SelfSelect })
 
@@ -476,9 +476,9 @@ func TestBreakoutsTimerOnTwoNodes(t *testing.T) {
 	url := redistest.Start(t)
 	n1, n2 := newRedisNode(t, url, "n1"), newRedisNode(t, url, "n2")
 	prof := n1.joinInstructor(t, "math", "Prof")
-	a := n1.joinAs(t, "math", "Ada", "a")
-	b := n2.joinAs(t, "math", "Bob", "b")
-	c := n2.joinAs(t, "math", "Cyd", "c")
+	a := n1.joinGuestAs(t, "math", "Ada", "a")
+	b := n2.joinGuestAs(t, "math", "Bob", "b")
+	c := n2.joinGuestAs(t, "math", "Cyd", "c")
 	sub, err := n1.store.Subscribe(t.Context(), "math")
 	if err != nil {
 		t.Fatal(err)
@@ -517,7 +517,7 @@ func TestBreakoutsNobodyLeftBehind(t *testing.T) {
 	prof := env.joinInstructor(t, "math", "Prof")
 	var all []*wsTest
 	for i := range students {
-		all = append(all, env.joinAs(t, "math", fmt.Sprint("Student ", i), fmt.Sprint("s", i)))
+		all = append(all, env.joinGuestAs(t, "math", fmt.Sprint("Student ", i), fmt.Sprint("s", i)))
 	}
 	prof.send("breakouts_open", map[string]any{"count": count, "random": true})
 	tokens := map[*wsTest]string{}

@@ -36,7 +36,8 @@ func (l *chatLimiter) allow(now time.Time) bool {
 	return true
 }
 
-func (s *session) isInstructor() bool { return s.me.Role == rooms.RoleInstructor }
+// isInstructor: instructors and co-instructors (who have an instructor's powers but over roles).
+func (s *session) isInstructor() bool { return s.me.Role.Moderator() }
 
 // canSee reports whether this participant may read m: private messages to the instructors reach
 // only instructors and their sender — the same user after a rejoin too, hence the identity.

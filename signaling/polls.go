@@ -266,8 +266,8 @@ func (s *session) pollList() []pollView {
 // onPollResults sends live results that the room's pollTally read, to an instructor, if the poll is
 // still open as far as this session knows: results read just before a close may arrive after it.
 func (s *session) onPollResults(st rooms.PollState) {
-	if !s.joined || !s.polls.open[st.ID] {
-		return
+	if !s.joined || !s.isInstructor() || !s.polls.open[st.ID] {
+		return // roles change (a student promoted to co-instructor), so the session decides, not the tally
 	}
 	s.send("poll_results", pollResultsMsg{PollID: st.ID, Results: *s.resultsView(st)})
 }
@@ -378,13 +378,9 @@ func (t *pollTally) flush(ctx context.Context) {
 	}
 	clear(t.dirty)
 	t.mu.Unlock()
-	var instructors []*session
-	for _, s := range t.h.sessionsIn(t.room) {
-		if s.me.Role == rooms.RoleInstructor { // me never changes after the session is created
-			instructors = append(instructors, s)
-		}
-	}
-	if len(instructors) == 0 {
+	// Each session decides on its own goroutine whether it may see results (its role can change).
+	sessions := t.h.sessionsIn(t.room)
+	if len(sessions) == 0 {
 		return // nobody here to tell: skip the read
 	}
 	for _, id := range ids {
@@ -400,7 +396,7 @@ func (t *pollTally) flush(ctx context.Context) {
 		if st.Closed {
 			continue // poll_closed carries the final results
 		}
-		for _, s := range instructors {
+		for _, s := range sessions {
 			s.mbox.post(func() { s.onPollResults(st) })
 		}
 	}

@@ -163,6 +163,9 @@ func decodeClient(frame []byte) (clientMsg, error) {
 	case "breakouts_open", "breakouts_assign", "breakouts_extend", "breakouts_broadcast", "breakouts_close",
 		"breakout_visit", "breakout_choose", "breakout_help", "breakout_help_done":
 		body = newBreakoutBody(env.Type)
+	case "set_role", "update_settings", "mute_participant", "mute_all", "allow_unmute", "remove_participant",
+		"allow_rejoin", "admit", "admit_next", "admit_all", "deny":
+		body = moderationBody(env.Type)
 	case "":
 		return clientMsg{}, protoErr(CodeBadMessage, "", "message has no type")
 	default:
@@ -278,6 +281,9 @@ func validate(body any) error {
 		}
 	case *pollCreateMsg, *pollVoteMsg, *pollCloseMsg:
 		return validatePoll(body)
+
+	default:
+		return validateModeration(body)
 	}
 	return nil
 }
@@ -324,6 +330,10 @@ type (
 		Resumed      bool                `json:"resumed"`
 		ICEServers   []webrtc.ICEServer  `json:"iceServers"`
 		Breakouts    breakoutsMsg        `json:"breakouts"`
+
+		Settings rooms.RoomSettings  `json:"settings"`
+		Lobby    []rooms.Participant `json:"lobby"`   // moderators only; [] for students
+		Removed  []rooms.Removal     `json:"removed"` // moderators only; [] for students
 	}
 	resyncMsg struct {
 		Seq          uint64              `json:"seq"`
@@ -331,6 +341,10 @@ type (
 		Hands        []string            `json:"hands"`
 		Chat         []rooms.ChatMessage `json:"chat"`
 		Polls        []pollView          `json:"polls"`
+
+		Settings rooms.RoomSettings  `json:"settings"`
+		Lobby    []rooms.Participant `json:"lobby"`
+		Removed  []rooms.Removal     `json:"removed"`
 	}
 	chatEventMsg struct {
 		Seq     uint64            `json:"seq"`

@@ -38,8 +38,8 @@ type session struct {
 	published map[rooms.Source]bool // what the store has for us
 	chatLimit chatLimiter
 	polls     sessionPolls
-
-	bo boState // breakouts: the main room, its plan, where we should be
+	mod       modState
+	bo        boState // breakouts: the main room, its plan, where we should be
 }
 
 func newSession(h *Hub, room string, me rooms.Participant) *session {
@@ -75,7 +75,7 @@ func (s *session) checkSilence() {
 	if s.conn != nil {
 		last = s.conn.seen()
 	}
-	if !s.joined || time.Since(last) < s.hub.cfg.SilenceTimeout {
+	if !s.joined && !s.mod.waiting || time.Since(last) < s.hub.cfg.SilenceTimeout {
 		return
 	}
 	s.log.Info("participant silent; removing", "silent_for", time.Since(last).Round(time.Second))
@@ -120,12 +120,16 @@ func (s *session) join(conn *wsConn) {
 		return
 	}
 	ctx, cancel := s.ctx()
-	snap, replaced, err := s.hub.cfg.Store.Join(ctx, s.room, s.me)
+	entry, err := s.hub.cfg.Store.Enter(ctx, s.room, s.me)
 	cancel()
 	if err != nil {
-		s.log.Error("join room", "err", err)
-		s.hub.refuse(conn, protoErr(CodeInternal, "join", "could not join the room; try again"))
+		s.hub.refuse(conn, s.entryError(err))
 		s.end("", false)
+		return
+	}
+	snap, replaced := entry.Snapshot, entry.Replaced
+	if entry.Waiting {
+		s.wait(snap)
 		return
 	}
 	s.joined = true
@@ -140,7 +144,7 @@ func (s *session) join(conn *wsConn) {
 
 // resume moves the session onto a new socket after a blip.
 func (s *session) resume(conn *wsConn) {
-	if !s.joined {
+	if !s.joined && !s.mod.waiting {
 		s.hub.refuse(conn, protoErr(CodeResumeFailed, "join", "the session has ended; join again"))
 		return
 	}
@@ -148,6 +152,10 @@ func (s *session) resume(conn *wsConn) {
 		s.conn.abort()
 	}
 	s.conn = conn
+	if s.mod.waiting {
+		s.sendWaiting(true)
+		return
+	}
 	ctx, cancel := s.ctx()
 	snap, err := s.hub.cfg.Store.Snapshot(ctx, s.room)
 	cancel()
@@ -168,9 +176,10 @@ func (s *session) joinedMsg(snap rooms.Snapshot, chat []rooms.ChatMessage, resum
 	if ice == nil {
 		ice = []webrtc.ICEServer{}
 	}
+	lobby, removed := s.moderatorView(snap)
 	return joinedMsg{Participant: s.me, Room: s.room, Seq: snap.Seq, Participants: snap.Participants,
 		Hands: snap.Hands, Chat: chat, Polls: s.pollList(), ResumeToken: s.resumeToken, Resumed: resumed, ICEServers: ice,
-		Breakouts: s.breakoutView()}
+		Breakouts: s.breakoutView(), Settings: snap.Settings, Lobby: lobby, Removed: removed}
 }
 
 // connLost: the socket died without a close frame. Wait for a resume until silence ends the session.
@@ -212,9 +221,10 @@ func (s *session) end(reason string, leave bool) {
 		}
 		s.log.Info("left", "reason", reason)
 	}
+	s.leaveLobby(leave)
 	if s.conn != nil {
 		switch reason {
-		case rooms.ReasonReplaced, "shutdown":
+		case rooms.ReasonReplaced, "shutdown", rooms.ReasonRemoved, rooms.ReasonDenied:
 			s.send("bye", byeMsg{Reason: reason})
 		}
 		s.conn.closeAfter(websocket.StatusNormalClosure, reason)
@@ -226,6 +236,9 @@ func (s *session) end(reason string, leave bool) {
 func (s *session) handle(conn *wsConn, m clientMsg) {
 	if conn != s.conn {
 		return // a stale socket that a resume replaced
+	}
+	if s.handleModeration(conn, m) {
+		return
 	}
 	switch b := m.Body.(type) {
 	case *offerMsg:
@@ -342,11 +355,11 @@ func (s *session) onEvent(ev rooms.Event) {
 	if s.onBreakoutEvent(ev) || ev.Room != s.room {
 		return // a breakout plan change, or an event of the main room while in a breakout, or of a room left
 	}
-	if !s.joined || ev.Seq <= s.seq {
+	if !s.joined && !s.mod.waiting || ev.Seq <= s.seq {
 		return
 	}
 	s.seq = ev.Seq
-	if s.onClassroomEvent(ev) || s.onPollEvent(ev) {
+	if s.onModerationEvent(ev) || s.onClassroomEvent(ev) || s.onPollEvent(ev) {
 		return
 	}
 	switch ev.Type {
@@ -378,14 +391,19 @@ func (s *session) onEvent(ev rooms.Event) {
 
 // resync replaces the session's view after the room feed was interrupted.
 func (s *session) resync(snap rooms.Snapshot) {
+	if s.mod.waiting {
+		s.resyncWaiting(snap)
+		return
+	}
 	if !s.joined || s.breakoutResync(snap) {
 		return
 	}
 	for _, p := range snap.Participants {
 		if p.ID == s.me.ID {
 			s.applySnapshot(snap)
+			lobby, removed := s.moderatorView(snap)
 			s.send("resync", resyncMsg{Seq: snap.Seq, Participants: snap.Participants, Hands: snap.Hands, Chat: s.chatHistory(),
-				Polls: s.pollList()})
+				Polls: s.pollList(), Settings: snap.Settings, Lobby: lobby, Removed: removed})
 			return
 		}
 	}
@@ -396,6 +414,7 @@ func (s *session) resync(snap rooms.Snapshot) {
 // listed stay subscribed only if still published (events after the snapshot will remove them).
 func (s *session) applySnapshot(snap rooms.Snapshot) {
 	s.seq = snap.Seq
+	s.applyModSnapshot(snap)
 	for _, p := range snap.Participants {
 		if p.ID == s.me.ID {
 			continue
@@ -440,7 +459,10 @@ func (e peerEvents) Candidate(pc sfu.PC, c webrtc.ICECandidateInit) {
 	e.s.mbox.post(func() { e.s.send("candidate", candidateMsg{PC: pc, Candidate: c}) })
 }
 func (e peerEvents) UpTrackStarted(t *sfu.UpTrack) {
-	e.s.mbox.post(func() { e.s.syncPublished(rooms.Source(t.ID())) })
+	e.s.mbox.post(func() {
+		e.s.applyHolds() // before anyone can subscribe to it
+		e.s.syncPublished(rooms.Source(t.ID()))
+	})
 }
 func (e peerEvents) UpTrackEnded(t *sfu.UpTrack) {
 	e.s.mbox.post(func() { e.s.syncPublished(rooms.Source(t.ID())) })

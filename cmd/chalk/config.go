@@ -111,7 +111,7 @@ func parseTokenConfig(args []string) (tokenConfig, error) {
 	fs.StringVar(&c.Room, "room", "", "room the token admits to (required)")
 	fs.StringVar(&c.Identity, "identity", "", "stable user id, e.g. a student number (required)")
 	fs.StringVar(&c.Name, "name", "", "display name; empty: the user types one")
-	fs.StringVar(&c.Role, "role", "student", "instructor or student")
+	fs.StringVar(&c.Role, "role", "student", "instructor, co_instructor or student")
 	fs.DurationVar(&c.TTL, "ttl", 6*time.Hour, "how long the token is valid")
 	fs.StringVar(&c.Secret, "token-secret", e.str("CHALK_TOKEN_SECRET", ""), "the server's token secret (env CHALK_TOKEN_SECRET)")
 	fs.StringVar(&c.PublicURL, "public-url", e.str("CHALK_PUBLIC_URL", "http://localhost:8080"), "base URL for the printed link (env CHALK_PUBLIC_URL)")

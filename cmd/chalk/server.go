@@ -86,6 +86,7 @@ func newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (*server,
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /ws", s.hub)
+	mux.Handle("GET /api/rooms/{room}/attendance.csv", s.hub.AttendanceHandler())
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.Handle("/", web.Handler(web.Config{DevMode: cfg.Dev, CheckToken: func(room, token string) error {

@@ -57,6 +57,7 @@ func Run(t *testing.T, newStore func(t *testing.T) rooms.Store) {
 		{"Polls", testPolls}, // polls.go
 	}
 	tests = append(tests, breakoutTests...)
+	tests = append(tests, moderationTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
 	}

@@ -26,6 +26,9 @@ type Options struct {
 	Identity string
 	// Audio and Video create microphone and camera tracks the caller writes RTP to.
 	Audio, Video bool
+	// Screen creates a screen-share track (VP8), declared in the publish offer; send "publish"
+	// {source: "screen"} to share it.
+	Screen bool
 	// OnTrack is called for each track received on the subscribe connection, with what it carries.
 	OnTrack func(info TrackInfo, t *webrtc.TrackRemote)
 	// OnMessage sees every server message (after the client has handled it).
@@ -49,6 +52,7 @@ type Client struct {
 	sub    *webrtc.PeerConnection
 	Audio  *webrtc.TrackLocalStaticRTP
 	Video  *webrtc.TrackLocalStaticRTP
+	Screen *webrtc.TrackLocalStaticRTP
 	Joined json.RawMessage // the joined message's data
 	ID     string          // our participant id
 
@@ -107,7 +111,7 @@ func Dial(ctx context.Context, o Options) (*Client, error) {
 	})
 	c.sub.OnTrack(c.onTrack)
 	go c.readLoop()
-	if o.Audio || o.Video {
+	if o.Audio || o.Video || o.Screen {
 		if err := c.publish(ctx); err != nil {
 			c.Close()
 			return nil, err
@@ -172,6 +176,14 @@ func (c *Client) publish(ctx context.Context) error {
 			return err
 		}
 		trs, sources = append(trs, tr), append(sources, "camera")
+	}
+	if c.opts.Screen {
+		c.Screen, _ = webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, "screen", stream+"-screen")
+		tr, err := c.pub.AddTransceiverFromTrack(c.Screen, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+		if err != nil {
+			return err
+		}
+		trs, sources = append(trs, tr), append(sources, "screen")
 	}
 	for _, tr := range trs {
 		go drain(tr.Sender())

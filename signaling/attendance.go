@@ -1,0 +1,104 @@
+package signaling
+
+import (
+	"context"
+	"encoding/csv"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/chalk-edu/chalk/auth"
+	"github.com/chalk-edu/chalk/rooms"
+)
+
+// The attendance export lives in signaling because signaling is where "who may do what in a room" is
+// decided: it holds the store and the token issuer, and the rule (moderators only) is the same one the
+// WebSocket actions follow.
+
+// AttendanceHandler serves GET /api/rooms/{room}/attendance.csv: the attendance of a room and its
+// breakout rooms as CSV, for a moderator's join token of that room, sent as "Authorization: Bearer
+// <token>" or as ?token=. Mount it on a pattern with a {room} wildcard.
+func (h *Hub) AttendanceHandler() http.Handler { return http.HandlerFunc(h.serveAttendance) }
+
+// attendanceColumns is the CSV header; docs/protocol.md describes each column.
+var attendanceColumns = []string{"identity", "name", "role", "room", "joined_at", "left_at", "duration_seconds"}
+
+func (h *Hub) serveAttendance(w http.ResponseWriter, r *http.Request) {
+	room := r.PathValue("room")
+	if !roomNameRE.MatchString(room) {
+		httpError(w, http.StatusNotFound, "no such room: a room name is 1-64 letters, digits, '-' or '_'")
+		return
+	}
+	token := r.URL.Query().Get("token")
+	if scheme, t, ok := strings.Cut(r.Header.Get("Authorization"), " "); ok && strings.EqualFold(scheme, "Bearer") {
+		token = strings.TrimSpace(t)
+	}
+	if token == "" || h.cfg.Tokens == nil {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="chalk"`)
+		httpError(w, http.StatusUnauthorized, "an instructor's join token for this room is required: send it as \"Authorization: Bearer <token>\" or as ?token=")
+		return
+	}
+	g, err := h.cfg.Tokens.Check(token, room)
+	switch {
+	case errors.Is(err, auth.ErrWrongRoom):
+		httpError(w, http.StatusForbidden, "this token is for another room; use an instructor's token for "+room)
+		return
+	case err != nil:
+		w.Header().Set("WWW-Authenticate", `Bearer realm="chalk", error="invalid_token"`)
+		httpError(w, http.StatusUnauthorized, err.Error())
+		return
+	case !g.Role.Moderator():
+		httpError(w, http.StatusForbidden, "only an instructor or co-instructor can export attendance; this token is a "+string(g.Role)+"'s")
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+	defer cancel()
+	recs, err := h.cfg.Store.Attendance(ctx, room)
+	if err != nil {
+		h.log.Error("read attendance", "room", room, "err", err)
+		httpError(w, http.StatusServiceUnavailable, "the classroom state store is unavailable; try again")
+		return
+	}
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="`+room+`-attendance.csv"`)
+	w.Header().Set("Cache-Control", "no-store")
+	cw := csv.NewWriter(w)
+	cw.Write(attendanceColumns)
+	now := time.Now()
+	for _, rec := range recs {
+		cw.Write(attendanceRow(rec, now))
+	}
+	cw.Flush()
+	if err := cw.Error(); err != nil {
+		h.log.Warn("write attendance", "room", room, "err", err)
+	}
+}
+
+// attendanceRow is one CSV row. A stay in progress has no left_at, and its duration runs to now.
+func attendanceRow(rec rooms.AttendanceRecord, now time.Time) []string {
+	left, end := "", now
+	if !rec.LeftAt.IsZero() {
+		left, end = rec.LeftAt.UTC().Format(time.RFC3339), rec.LeftAt
+	}
+	secs := max(int64(end.Sub(rec.JoinedAt)/time.Second), 0)
+	return []string{spreadsheetSafe(rec.Identity), spreadsheetSafe(rec.Name), string(rec.Role), rec.Room,
+		rec.JoinedAt.UTC().Format(time.RFC3339), left, strconv.FormatInt(secs, 10)}
+}
+
+// spreadsheetSafe defuses a cell a spreadsheet would run as a formula (names are chosen by users) by
+// starting it with an apostrophe, which spreadsheets hide.
+func spreadsheetSafe(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
+}
+
+func httpError(w http.ResponseWriter, code int, msg string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(code)
+	w.Write([]byte(msg + "\n"))
+}
