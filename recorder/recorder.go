@@ -108,18 +108,38 @@ type Recording struct {
 
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9_-]+`)
 
-// Start begins recording room. Add its tracks with AddTrack and its events with Event.
+// Start begins recording room under a new lesson id. Add its tracks with AddTrack and its events
+// with Event.
 func (s *Service) Start(room string) (*Recording, error) {
+	return s.StartLesson(room, NewLessonID(room, s.now()))
+}
+
+// NewLessonID names a lesson of room recorded from t: readable, sortable by time, and unguessable
+// enough that two starts in one second do not collide.
+func NewLessonID(room string, t time.Time) string {
+	var rnd [3]byte
+	_, _ = rand.Read(rnd[:])
+	return fmt.Sprintf("%s-%s-%s", unsafeName.ReplaceAllString(room, "_"), t.UTC().Format("20060102-150405"), hex.EncodeToString(rnd[:]))
+}
+
+var lessonIDRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,160}$`)
+
+// StartLesson is Start with the lesson id chosen by the caller (the classroom store names it before
+// the recording node starts), e.g. from NewLessonID.
+func (s *Service) StartLesson(room, id string) (*Recording, error) {
+	if !lessonIDRE.MatchString(id) || id == "." || id == ".." {
+		return nil, fmt.Errorf("recorder: lesson id %q is not a safe name", id)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.active[room] != nil {
 		return nil, ErrRecording
 	}
 	now := s.now()
-	var rnd [3]byte
-	_, _ = rand.Read(rnd[:])
-	id := fmt.Sprintf("%s-%s-%s", unsafeName.ReplaceAllString(room, "_"), now.UTC().Format("20060102-150405"), hex.EncodeToString(rnd[:]))
 	dir := filepath.Join(s.cfg.Dir, id)
+	if _, err := os.Stat(dir); err == nil {
+		return nil, fmt.Errorf("recorder: lesson %s exists already", id)
+	}
 	if err := os.MkdirAll(filepath.Join(dir, "tracks"), 0o755); err != nil {
 		return nil, fmt.Errorf("recorder: %w", err)
 	}

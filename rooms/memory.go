@@ -30,6 +30,7 @@ type memRoom struct {
 	polls  memPolls
 	plan   BreakoutPlan // the breakouts of this room as a main room
 	mod    memMod
+	rec    memRecording
 	feeds  map[*feed]struct{}
 }
 

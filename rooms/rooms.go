@@ -120,6 +120,10 @@ type Event struct {
 	// Moderation (moderation.go).
 	Settings *RoomSettings `json:"settings,omitempty"`
 	Removal  *Removal      `json:"removal,omitempty"`
+
+	// Recording (recording.go).
+	Recording *Recording `json:"recording,omitempty"`
+	Lesson    *Lesson    `json:"lesson,omitempty"`
 }
 
 // ChatTo values: a message is for the whole room or only for its instructors.
@@ -189,6 +193,7 @@ type Store interface {
 	PollStore // polls and quizzes: rooms/polls.go
 
 	BreakoutStore
+	RecordingStore // recording state and lessons: rooms/recording.go
 
 	ModerationStore
 

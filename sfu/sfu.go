@@ -230,6 +230,21 @@ func (s *SFU) removeUpTrack(t *UpTrack) {
 	s.metrics.upTracks.Dec()
 }
 
+// UpTracks returns the live up-tracks published in a room on this node.
+func (s *SFU) UpTracks(roomName string) []*UpTrack {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.rooms[roomName]
+	if r == nil {
+		return nil
+	}
+	out := make([]*UpTrack, 0, len(r.tracks))
+	for _, t := range r.tracks {
+		out = append(out, t)
+	}
+	return out
+}
+
 // UpTrack returns the live up-track a participant publishes in a room, or nil.
 func (s *SFU) UpTrack(roomName, participantID, trackID string) *UpTrack {
 	s.mu.Lock()

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/chalk-edu/chalk/auth"
+	"github.com/chalk-edu/chalk/recorder"
 	"github.com/chalk-edu/chalk/rooms"
 	"github.com/chalk-edu/chalk/sfu"
 )
@@ -32,6 +33,11 @@ type Config struct {
 	// (default 15 s). PingInterval is how often the server pings (default 5 s).
 	SilenceTimeout time.Duration
 	PingInterval   time.Duration
+
+	// Recorder captures the rooms whose recording names this node; nil: this node does not record.
+	Recorder *recorder.Service
+	// AutoRecord starts recording a room when an instructor joins it and it is not being recorded.
+	AutoRecord bool
 }
 
 // Hub serves the /ws endpoint of one node: it holds the node's sessions, subscribes to the events
@@ -41,7 +47,8 @@ type Hub struct {
 	log *slog.Logger
 	m   *Metrics
 
-	bo breakoutTimers // one timer per main room with timed breakouts
+	bo   breakoutTimers // one timer per main room with timed breakouts
+	recs *recordings    // this node's recorder, following the rooms it records
 
 	mu       sync.Mutex
 	closed   bool
@@ -70,10 +77,12 @@ func NewHub(cfg Config) *Hub {
 	if cfg.PingInterval == 0 || cfg.PingInterval > cfg.SilenceTimeout/3 {
 		cfg.PingInterval = min(5*time.Second, cfg.SilenceTimeout/3) // a live client answers several pings per window
 	}
-	return &Hub{
+	h := &Hub{
 		cfg: cfg, log: cfg.Logger.With("component", "signaling"), m: cfg.Metrics,
 		rooms: map[string]*hubRoom{}, byResume: map[string]*session{}, all: map[*session]struct{}{},
 	}
+	h.recs = newRecordings(h, cfg.Recorder)
+	return h
 }
 
 // ServeHTTP upgrades to a WebSocket and runs the connection until it ends.
@@ -282,8 +291,17 @@ func (h *Hub) detachLocked(s *session, room string) {
 // consumer, a lost Redis connection) it resubscribes and tells every session to resync from a snapshot.
 func (h *Hub) feed(ctx context.Context, room string, sub *rooms.Subscription) {
 	tally := h.startPollTally(ctx, room)
+	defer func() {
+		h.mu.Lock()
+		again := h.rooms[room] != nil // a session arrived since and a new feed took over
+		h.mu.Unlock()
+		if !again {
+			h.recs.feedEnded(room)
+		}
+	}()
 	for {
 		for ev := range sub.C {
+			h.recs.onEvent(room, ev)
 			if tally.take(ev) {
 				continue // votes reach instructors as throttled poll_results, not one by one
 			}
@@ -349,10 +367,11 @@ func (h *Hub) Close(ctx context.Context) error {
 	go func() { h.wg.Wait(); close(done) }()
 	select {
 	case <-done:
-		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	h.recs.stopAll() // feeds stop recording as their rooms empty; this catches any still ending
+	return nil
 }
 
 var idEncoding = base32.NewEncoding("abcdefghijkmnpqrstuvwxyz23456789").WithPadding(base32.NoPadding)

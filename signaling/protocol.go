@@ -158,7 +158,7 @@ func decodeClient(frame []byte) (clientMsg, error) {
 		body = &pollVoteMsg{}
 	case "poll_close":
 		body = &pollCloseMsg{}
-	case "restart_ice", "leave", "ping", "raise_hand":
+	case "restart_ice", "leave", "ping", "raise_hand", "start_recording", "stop_recording":
 		body = &emptyMsg{}
 	case "breakouts_open", "breakouts_assign", "breakouts_extend", "breakouts_broadcast", "breakouts_close",
 		"breakout_visit", "breakout_choose", "breakout_help", "breakout_help_done":
@@ -330,6 +330,7 @@ type (
 		Resumed      bool                `json:"resumed"`
 		ICEServers   []webrtc.ICEServer  `json:"iceServers"`
 		Breakouts    breakoutsMsg        `json:"breakouts"`
+		Recording    *rooms.Recording    `json:"recording"` // null: not being recorded
 
 		Settings rooms.RoomSettings  `json:"settings"`
 		Lobby    []rooms.Participant `json:"lobby"`   // moderators only; [] for students
@@ -342,9 +343,10 @@ type (
 		Chat         []rooms.ChatMessage `json:"chat"`
 		Polls        []pollView          `json:"polls"`
 
-		Settings rooms.RoomSettings  `json:"settings"`
-		Lobby    []rooms.Participant `json:"lobby"`
-		Removed  []rooms.Removal     `json:"removed"`
+		Settings  rooms.RoomSettings  `json:"settings"`
+		Lobby     []rooms.Participant `json:"lobby"`
+		Removed   []rooms.Removal     `json:"removed"`
+		Recording *rooms.Recording    `json:"recording"`
 	}
 	chatEventMsg struct {
 		Seq     uint64            `json:"seq"`

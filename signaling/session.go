@@ -140,6 +140,7 @@ func (s *session) join(conn *wsConn) {
 	s.log.Info("joined", "name", s.me.Name, "role", s.me.Role)
 	s.applySnapshot(snap)
 	s.send("joined", s.joinedMsg(snap, s.chatHistory(), false))
+	s.autoRecord()
 }
 
 // resume moves the session onto a new socket after a blip.
@@ -179,7 +180,7 @@ func (s *session) joinedMsg(snap rooms.Snapshot, chat []rooms.ChatMessage, resum
 	lobby, removed := s.moderatorView(snap)
 	return joinedMsg{Participant: s.me, Room: s.room, Seq: snap.Seq, Participants: snap.Participants,
 		Hands: snap.Hands, Chat: chat, Polls: s.pollList(), ResumeToken: s.resumeToken, Resumed: resumed, ICEServers: ice,
-		Breakouts: s.breakoutView(), Settings: snap.Settings, Lobby: lobby, Removed: removed}
+		Breakouts: s.breakoutView(), Settings: snap.Settings, Lobby: lobby, Removed: removed, Recording: s.activeRecording()}
 }
 
 // connLost: the socket died without a close frame. Wait for a resume until silence ends the session.
@@ -303,6 +304,10 @@ func (s *session) handle(conn *wsConn, m clientMsg) {
 		switch m.Type {
 		case "raise_hand":
 			s.handleRaiseHand(conn)
+		case "start_recording":
+			s.handleStartRecording(conn)
+		case "stop_recording":
+			s.handleStopRecording(conn)
 		case "restart_ice":
 			s.peer.RestartICE()
 		case "leave":
@@ -359,7 +364,7 @@ func (s *session) onEvent(ev rooms.Event) {
 		return
 	}
 	s.seq = ev.Seq
-	if s.onModerationEvent(ev) || s.onClassroomEvent(ev) || s.onPollEvent(ev) {
+	if s.onModerationEvent(ev) || s.onClassroomEvent(ev) || s.onPollEvent(ev) || s.onRecordingEvent(ev) {
 		return
 	}
 	switch ev.Type {
@@ -403,7 +408,7 @@ func (s *session) resync(snap rooms.Snapshot) {
 			s.applySnapshot(snap)
 			lobby, removed := s.moderatorView(snap)
 			s.send("resync", resyncMsg{Seq: snap.Seq, Participants: snap.Participants, Hands: snap.Hands, Chat: s.chatHistory(),
-				Polls: s.pollList(), Settings: snap.Settings, Lobby: lobby, Removed: removed})
+				Polls: s.pollList(), Settings: snap.Settings, Lobby: lobby, Removed: removed, Recording: s.activeRecording()})
 			return
 		}
 	}

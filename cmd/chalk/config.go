@@ -20,6 +20,8 @@ type serveConfig struct {
 	PublicIPs    []string
 	RedisURL     string
 	Storage      string
+	MinIO        minioConfig // empty Endpoint: lessons stay in the storage directory
+	AutoRecord   bool
 	Dev          bool
 	TokenSecret  string
 	PublicURL    string
@@ -76,6 +78,12 @@ func parseServeConfig(args []string) (serveConfig, error) {
 	fs.StringVar(&c.TokenSecret, "token-secret", e.str("CHALK_TOKEN_SECRET", ""), "HS256 secret for join tokens, at least 32 bytes; required unless -dev (env CHALK_TOKEN_SECRET)")
 	fs.StringVar(&c.PublicURL, "public-url", e.str("CHALK_PUBLIC_URL", ""), "base URL printed in links, e.g. https://class.example.org; default http://localhost:<port> (env CHALK_PUBLIC_URL)")
 	fs.StringVar(&c.NodeID, "node-id", e.str("CHALK_NODE_ID", ""), "this node's id in shared state; default: hostname plus a random suffix (env CHALK_NODE_ID)")
+	fs.StringVar(&c.MinIO.Endpoint, "minio", e.str("CHALK_MINIO_ENDPOINT", ""), "MinIO/S3 endpoint (host:port) for lessons; empty: lessons are kept in the storage directory (env CHALK_MINIO_ENDPOINT)")
+	fs.StringVar(&c.MinIO.Bucket, "minio-bucket", e.str("CHALK_MINIO_BUCKET", "chalk-lessons"), "bucket for lessons, created if missing (env CHALK_MINIO_BUCKET)")
+	fs.BoolVar(&c.MinIO.Secure, "minio-tls", e.bool("CHALK_MINIO_TLS", false), "reach MinIO over HTTPS (env CHALK_MINIO_TLS)")
+	c.MinIO.AccessKey = e.str("CHALK_MINIO_ACCESS_KEY", "")
+	c.MinIO.SecretKey = e.str("CHALK_MINIO_SECRET_KEY", "")
+	fs.BoolVar(&c.AutoRecord, "auto-record", e.bool("CHALK_AUTO_RECORD", false), "start recording a room when an instructor joins it (env CHALK_AUTO_RECORD)")
 	level := fs.String("log-level", e.str("CHALK_LOG_LEVEL", "info"), "debug, info, warn or error (env CHALK_LOG_LEVEL)")
 	if e.err != nil {
 		return c, e.err
@@ -96,7 +104,17 @@ func parseServeConfig(args []string) (serveConfig, error) {
 	if c.Storage == "" {
 		return c, fmt.Errorf("CHALK_STORAGE (or -storage) must name a directory")
 	}
+	if c.MinIO.Endpoint != "" && (c.MinIO.AccessKey == "" || c.MinIO.SecretKey == "") {
+		return c, fmt.Errorf("CHALK_MINIO_ACCESS_KEY and CHALK_MINIO_SECRET_KEY are required with -minio")
+	}
 	return c, nil
+}
+
+// minioConfig locates the lesson bucket. The keys come from the environment only, never flags,
+// so they do not show in process listings.
+type minioConfig struct {
+	Endpoint, AccessKey, SecretKey, Bucket string
+	Secure                                 bool
 }
 
 type tokenConfig struct {

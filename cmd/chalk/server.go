@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -18,6 +19,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/chalk-edu/chalk/auth"
+	"github.com/chalk-edu/chalk/recorder"
+	"github.com/chalk-edu/chalk/recorder/storage"
 	"github.com/chalk-edu/chalk/rooms"
 	"github.com/chalk-edu/chalk/sfu"
 	"github.com/chalk-edu/chalk/signaling"
@@ -27,14 +30,17 @@ import (
 // server is one Chalk node: the HTTP front (web client, /ws, /healthz, /metrics), the SFU and the
 // classroom state store, assembled from a serveConfig.
 type server struct {
-	cfg    serveConfig
-	log    *slog.Logger
-	ln     net.Listener
-	http   *http.Server
-	store  rooms.Store
-	sfu    *sfu.SFU
-	hub    *signaling.Hub
-	tokens *auth.Issuer
+	cfg     serveConfig
+	log     *slog.Logger
+	ln      net.Listener
+	http    *http.Server
+	store   rooms.Store
+	sfu     *sfu.SFU
+	hub     *signaling.Hub
+	tokens  *auth.Issuer
+	rec     *recorder.Service
+	stopRec context.CancelFunc // ends the recorder's processing loop
+	recDone chan struct{}
 }
 
 func newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (*server, error) {
@@ -79,10 +85,22 @@ func newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (*server,
 		s.close()
 		return nil, err
 	}
-	s.hub = signaling.NewHub(signaling.Config{
+	var hub *signaling.Hub // the recorder reports lesson progress through it
+	if s.rec, err = newRecorder(cfg, log, func(m recorder.Manifest) { hub.LessonUpdated(m) }); err != nil {
+		s.close()
+		return nil, err
+	}
+	hub = signaling.NewHub(signaling.Config{
 		Store: s.store, SFU: s.sfu, Tokens: s.tokens, DevMode: cfg.Dev, Node: cfg.NodeID,
-		Logger: log, Metrics: sigMetrics,
+		Logger: log, Metrics: sigMetrics, Recorder: s.rec, AutoRecord: cfg.AutoRecord,
 	})
+	s.hub = hub
+	recCtx, stopRec := context.WithCancel(context.Background())
+	s.stopRec, s.recDone = stopRec, make(chan struct{})
+	go func() {
+		defer close(s.recDone)
+		s.rec.Run(recCtx) // also resumes lessons a previous run left unfinished
+	}()
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /ws", s.hub)
@@ -140,7 +158,33 @@ func (s *server) shutdown(ctx context.Context) {
 	if err := s.http.Shutdown(ctx); err != nil {
 		s.log.Warn("http shutdown", "err", err)
 	}
+	if s.stopRec != nil {
+		// Processing in progress is cut short; the journal makes the next start finish it.
+		s.stopRec()
+		<-s.recDone
+	}
 	s.close()
+}
+
+// newRecorder sets up this node's recorder: work files under the storage directory, lessons in
+// MinIO when configured, else in the storage directory too.
+func newRecorder(cfg serveConfig, log *slog.Logger, onUpdate func(recorder.Manifest)) (*recorder.Service, error) {
+	var store storage.Store
+	var err error
+	if cfg.MinIO.Endpoint != "" {
+		store, err = storage.NewMinIO(storage.MinIOConfig{
+			Endpoint: cfg.MinIO.Endpoint, AccessKey: cfg.MinIO.AccessKey, SecretKey: cfg.MinIO.SecretKey,
+			Bucket: cfg.MinIO.Bucket, Secure: cfg.MinIO.Secure,
+		})
+	} else {
+		store, err = storage.NewLocal(filepath.Join(cfg.Storage, "lessons"))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("lesson storage: %w", err)
+	}
+	return recorder.New(recorder.Config{
+		Dir: filepath.Join(cfg.Storage, "recordings"), Store: store, Logger: log, OnUpdate: onUpdate,
+	})
 }
 
 func (s *server) close() {
