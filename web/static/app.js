@@ -1,7 +1,7 @@
 // app.js — the classroom page (/r/{room}): pre-join screen, the call controls, the connection
 // banner, the "ended" screens, and the read-only test hook window.chalk. The protocol lives in
-// session.js, media in media.js, tiles in grid.js; chat and hands in classroom.js (model), the side
-// panel in panel.js and its panes in chat.js and people.js.
+// session.js, media in media.js, tiles in grid.js; chat, hands and polls in classroom.js (model), the
+// side panel in panel.js and its panes in chat.js, people.js and polls.js.
 
 import { LocalMedia, LevelMeter, resumeAudio, explainMediaError } from './media.js';
 import { Grid, initials, avatarColor } from './grid.js';
@@ -12,6 +12,7 @@ import { Classroom } from './classroom.js';
 import { SidePanel } from './panel.js';
 import { ChatView } from './chat.js';
 import { PeopleView } from './people.js';
+import { PollsView } from './polls.js';
 
 const $ = (id) => document.getElementById(id);
 const body = document.body;
@@ -66,16 +67,23 @@ const session = new Session({
   },
 });
 
-// ---- side panel, chat, hands --------------------------------------------------------------
+// ---- side panel, chat, hands, polls --------------------------------------------------------
 
-const panel = new SidePanel($('panel'), { onChange: () => chat.visibilityChanged() });
+const panel = new SidePanel($('panel'), { onChange: () => { chat.visibilityChanged(); polls.visibilityChanged(); } });
 panel.addButton('people', $('btn-people'), { icon: 'people', label: 'People', key: 'P' });
 panel.addButton('chat', $('btn-chat'), { icon: 'chat', label: 'Chat', key: 'C' });
+panel.addButton('polls', $('btn-polls'), { icon: 'poll', label: 'Polls', key: 'Q' });
 $('panel-close').innerHTML = icons.close;
 $('panel-close').title = 'Close (Esc)';
 $('panel-close').addEventListener('click', () => panel.close(true));
+const notify = (text) => banner(text, { error: true, hideAfter: 8000 });
 const chat = new ChatView({ classroom, panel });
-new PeopleView({ classroom, panel, notify: (text) => banner(text, { error: true, hideAfter: 8000 }) });
+new PeopleView({ classroom, panel, notify });
+const polls = new PollsView({
+  classroom, panel, announce, notify,
+  // A student writing a chat message keeps the chat; a new poll then shows on the Polls badge.
+  busy: () => panel.showing('chat') && (document.activeElement === $('chat-input') || $('chat-input').value.trim() !== ''),
+});
 
 /** Say something to screen readers (raised hands, a hand lowered by the instructor). */
 function announce(text) {
@@ -255,6 +263,7 @@ shortcuts({
   h: () => screenNow === 'room' && !$('btn-hand').hidden && (toggleHand(), true),
   c: () => screenNow === 'room' && (panel.toggle('chat'), true),
   p: () => screenNow === 'room' && (panel.toggle('people'), true),
+  q: () => screenNow === 'room' && (panel.toggle('polls'), true),
 });
 
 $('sound-unlock').innerHTML = `${icons.sound}<span>Click to enable sound</span>`;

@@ -1,5 +1,5 @@
 // controls.js — the round call-control buttons (icon, tooltip, aria-pressed, count badge) and the
-// single-key shortcuts (M, V, S, H, C, P).
+// single-key shortcuts (M, V, S, H, C, P, Q).
 
 import { icons } from './icons.js';
 

@@ -19,5 +19,9 @@ export const icons = {
   send: svg('<path d="M2.01 21 23 12 2.01 3 2 10l15 2-15 2z"/>'),
   trash: svg('<path d="M6 19a2 2 0 0 0 2 2h8a2 2 0 0 0 2-2V7H6v12zM19 4h-3.5l-1-1h-5l-1 1H5v2h14V4z"/>'),
   lock: svg('<path d="M18 8h-1V6a5 5 0 0 0-10 0v2H6a2 2 0 0 0-2 2v10a2 2 0 0 0 2 2h12a2 2 0 0 0 2-2V10a2 2 0 0 0-2-2zm-6 9a2 2 0 1 1 0-4 2 2 0 0 1 0 4zm3.1-9H8.9V6a3.1 3.1 0 0 1 6.2 0v2z"/>'),
+  poll: svg('<path d="M19 3H5a2 2 0 0 0-2 2v14a2 2 0 0 0 2 2h14a2 2 0 0 0 2-2V5a2 2 0 0 0-2-2zM9 17H7v-7h2v7zm4 0h-2V7h2v10zm4 0h-2v-4h2v4z"/>'),
+  check: svg('<path d="M9 16.17 4.83 12l-1.42 1.41L9 19 21 7l-1.41-1.41z"/>'),
+  add: svg('<path d="M19 13h-6v6h-2v-6H5v-2h6V5h2v6h6v2z"/>'),
+  chevron: svg('<path d="M8.59 16.59 13.17 12 8.59 7.41 10 6l6 6-6 6z"/>'),
   arrowDown: svg('<path d="m20 12-1.41-1.41L13 16.17V4h-2v12.17l-5.58-5.59L4 12l8 8 8-8z"/>'),
 };

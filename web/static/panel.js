@@ -123,5 +123,6 @@ export class SidePanel {
 
 function badgeWords(pane, n, tone) {
   if (tone === 'hand') return n === 1 ? '1 raised hand' : `${n} raised hands`;
+  if (pane === 'polls') return n === 1 ? '1 new' : `${n} new`;
   return `${n} unread`;
 }

@@ -152,7 +152,7 @@ export class Session {
     this.participants = new Map((d.participants || []).map((p) => [p.id, normalize(p)]));
     this.grid.setSelf(this.me);
     this.grid.setParticipants([...this.participants.values()]);
-    this.classroom.reset({ me: this.me, participants: this.participants, hands: d.hands, chat: d.chat });
+    this.classroom.reset({ me: this.me, participants: this.participants, hands: d.hands, chat: d.chat, polls: d.polls });
     this.ui.connected(true);
     this.ui.banner('');
     if (d.resumed && this.pub) {
@@ -178,7 +178,7 @@ export class Session {
     this.seq = d.seq || 0;
     this.participants = new Map((d.participants || []).map((p) => [p.id, normalize(p)]));
     this.grid.setParticipants([...this.participants.values()]);
-    this.classroom.reset({ me: this.me, participants: this.participants, hands: d.hands, chat: d.chat });
+    this.classroom.reset({ me: this.me, participants: this.participants, hands: d.hands, chat: d.chat, polls: d.polls });
     this.reconcile(['microphone', 'camera']);
   }
 
@@ -340,6 +340,7 @@ export class Session {
       })),
       hands: [...this.classroom.hands],
       chat: this.classroom.messages.map((m) => ({ ...m })),
+      polls: this.classroom.pollList.map((p) => JSON.parse(JSON.stringify(p))),
     };
   }
 }
