@@ -12,6 +12,9 @@ import { Classroom } from './classroom.js';
 import { SidePanel } from './panel.js';
 import { ChatView } from './chat.js';
 import { PeopleView } from './people.js';
+import { Breakouts } from './breakouts.js';
+import { BreakoutsPane } from './breakouts-pane.js';
+import { BreakoutsBar } from './breakouts-bar.js';
 
 const $ = (id) => document.getElementById(id);
 const body = document.body;
@@ -54,7 +57,7 @@ const grid = new Grid($('grid'), {
   media,
   audioSink: $('audio-sink'),
   onSoundBlocked: () => { $('sound-unlock').hidden = false; },
-  onCount: (n) => { $('count').textContent = n === 1 ? '1 in class' : `${n} in class`; },
+  onCount: (n) => { $('count').textContent = `${n} in ${breakouts.inBreakout ? 'this room' : 'class'}`; },
 });
 const classroom = new Classroom({ send: (type, data) => session.send(type, data) });
 const session = new Session({
@@ -76,6 +79,18 @@ $('panel-close').title = 'Close (Esc)';
 $('panel-close').addEventListener('click', () => panel.close(true));
 const chat = new ChatView({ classroom, panel });
 new PeopleView({ classroom, panel, notify: (text) => banner(text, { error: true, hideAfter: 8000 }) });
+
+// ---- breakout rooms: a model fed by the session, the Rooms pane, the bar and notices -------
+
+const breakouts = new Breakouts({ send: (type, data) => session.send(type, data) });
+session.breakouts = breakouts;
+panel.addButton('breakouts', $('btn-breakouts'), { icon: 'breakouts', label: 'Breakout rooms', key: 'B' });
+new BreakoutsPane({ breakouts, classroom, panel, notify: (text) => banner(text, { error: true, hideAfter: 8000 }) });
+new BreakoutsBar({ breakouts, classroom, announce, openPane: () => panel.open('breakouts', { focus: true }) });
+const showBreakoutsButton = () => { $('btn-breakouts').hidden = $('tab-breakouts').hidden; };
+breakouts.on('plan', showBreakoutsButton);
+classroom.on('roster', showBreakoutsButton);
+shortcuts({ b: () => screenNow === 'room' && !$('btn-breakouts').hidden && (panel.toggle('breakouts'), true) });
 
 /** Say something to screen readers (raised hands, a hand lowered by the instructor). */
 function announce(text) {
@@ -314,6 +329,7 @@ $('rejoin-btn').addEventListener('click', async () => {
 window.chalk = Object.freeze({
   state: () => ({ ...session.snapshot(), banner: bannerText }),
   pcs: () => ({ publish: session.pub ? session.pub.pc : null, subscribe: session.sub ? session.sub.pc : null }),
+  breakouts: () => breakouts.snapshot(),
 });
 
 // ---- start ---------------------------------------------------------------------------------
