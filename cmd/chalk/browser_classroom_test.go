@@ -200,6 +200,9 @@ func TestBrowsersChatAndHands(t *testing.T) {
 	// Rate limit: a burst past 5 messages is refused; the error shows under the composer and the
 	// refused text comes back into the box.
 	sam.js("back to Everyone", `(() => { const s = document.getElementById('chat-to'); s.value = ''; s.dispatchEvent(new Event('change')); })()`)
+	// The server's bucket holds 5 messages and refills one per second: after 5 s quiet it is full
+	// however fast the steps above ran, so exactly 5 of the 8 get through.
+	time.Sleep(5*time.Second + 500*time.Millisecond)
 	sam.js("send a burst", `(() => {
 		const i = document.getElementById('chat-input');
 		for (let n = 1; n <= 8; n++) {
@@ -227,6 +230,7 @@ func TestBrowsersChatAndHands(t *testing.T) {
 	prof.waitFor("the instructor's chat overflows", `(() => { const s = document.querySelector('#pane-chat .chat-scroll'); return s.scrollHeight > s.clientHeight + 100; })()`, 15*time.Second)
 	prof.js("scroll up", `document.querySelector('#pane-chat .chat-scroll').scrollTop = 0`)
 	time.Sleep(300 * time.Millisecond) // let the scroll event land
+	time.Sleep(1500 * time.Millisecond) // the burst emptied the rate-limit bucket: one message per second
 	sam.js("clear the refused text", `(() => { const i = document.getElementById('chat-input'); i.value = ''; i.dispatchEvent(new Event('input')); })()`)
 	if err := sam.do(10*time.Second, chromedp.SendKeys(chromedp.ID("chat-input"), "One more thing."), enter(false)); err != nil {
 		t.Fatal(err)

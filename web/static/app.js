@@ -13,6 +13,9 @@ import { SidePanel } from './panel.js';
 import { ChatView } from './chat.js';
 import { PeopleView } from './people.js';
 import { PollsView } from './polls.js';
+import { Breakouts } from './breakouts.js';
+import { BreakoutsPane } from './breakouts-pane.js';
+import { BreakoutsBar } from './breakouts-bar.js';
 
 const $ = (id) => document.getElementById(id);
 const body = document.body;
@@ -55,7 +58,7 @@ const grid = new Grid($('grid'), {
   media,
   audioSink: $('audio-sink'),
   onSoundBlocked: () => { $('sound-unlock').hidden = false; },
-  onCount: (n) => { $('count').textContent = n === 1 ? '1 in class' : `${n} in class`; },
+  onCount: (n) => { $('count').textContent = `${n} in ${breakouts.inBreakout ? 'this room' : 'class'}`; },
 });
 const classroom = new Classroom({ send: (type, data) => session.send(type, data) });
 const session = new Session({
@@ -84,6 +87,18 @@ const polls = new PollsView({
   // A student writing a chat message keeps the chat; a new poll then shows on the Polls badge.
   busy: () => panel.showing('chat') && (document.activeElement === $('chat-input') || $('chat-input').value.trim() !== ''),
 });
+
+// ---- breakout rooms: a model fed by the session, the Rooms pane, the bar and notices -------
+
+const breakouts = new Breakouts({ send: (type, data) => session.send(type, data) });
+session.breakouts = breakouts;
+panel.addButton('breakouts', $('btn-breakouts'), { icon: 'breakouts', label: 'Breakout rooms', key: 'B' });
+new BreakoutsPane({ breakouts, classroom, panel, notify: (text) => banner(text, { error: true, hideAfter: 8000 }) });
+new BreakoutsBar({ breakouts, classroom, announce, openPane: () => panel.open('breakouts', { focus: true }) });
+const showBreakoutsButton = () => { $('btn-breakouts').hidden = $('tab-breakouts').hidden; };
+breakouts.on('plan', showBreakoutsButton);
+classroom.on('roster', showBreakoutsButton);
+shortcuts({ b: () => screenNow === 'room' && !$('btn-breakouts').hidden && (panel.toggle('breakouts'), true) });
 
 /** Say something to screen readers (raised hands, a hand lowered by the instructor). */
 function announce(text) {
@@ -323,6 +338,7 @@ $('rejoin-btn').addEventListener('click', async () => {
 window.chalk = Object.freeze({
   state: () => ({ ...session.snapshot(), banner: bannerText }),
   pcs: () => ({ publish: session.pub ? session.pub.pc : null, subscribe: session.sub ? session.sub.pc : null }),
+  breakouts: () => breakouts.snapshot(),
 });
 
 // ---- start ---------------------------------------------------------------------------------

@@ -80,7 +80,7 @@ export class SidePanel {
     if (badge) {
       badge.textContent = n > 99 ? '99+' : String(n);
       badge.hidden = !n;
-      badge.classList.toggle('tone-hand', tone === 'hand');
+      badge.classList.toggle('tone-hand', tone === 'hand' || tone === 'help');
     }
     const b = this.buttons.get(pane);
     if (b && (b.badge !== n || b.tone !== tone)) {
@@ -106,7 +106,7 @@ export class SidePanel {
   }
 
   tabKey(ev, pane) {
-    const names = [...this.tabs.keys()];
+    const names = [...this.tabs.keys()].filter((n) => !this.tabs.get(n).hidden); // a tab may be hidden by role
     let i = names.indexOf(pane);
     switch (ev.key) {
       case 'ArrowRight': i = (i + 1) % names.length; break;
@@ -124,5 +124,6 @@ export class SidePanel {
 function badgeWords(pane, n, tone) {
   if (tone === 'hand') return n === 1 ? '1 raised hand' : `${n} raised hands`;
   if (pane === 'polls') return n === 1 ? '1 new' : `${n} new`;
+  if (tone === 'help') return n === 1 ? '1 room asks for help' : `${n} rooms ask for help`;
   return `${n} unread`;
 }

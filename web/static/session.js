@@ -130,6 +130,11 @@ export class Session {
       case 'track_updated':
         return this.event(type, d);
       case 'resync': return this.resync(d);
+      case 'moved': return this.moved(d);
+      case 'breakouts':
+      case 'breakout_broadcast':
+      case 'breakout_help':
+        return this.breakouts && this.breakouts.message(type, d);
       case 'error': return this.error(d);
       case 'bye':
         if (d.reason === 'replaced') return this.end('replaced');
@@ -150,9 +155,11 @@ export class Session {
     this.seq = d.seq || 0;
     this.iceServers = d.iceServers || [];
     this.participants = new Map((d.participants || []).map((p) => [p.id, normalize(p)]));
+    if (this.breakouts) this.breakouts.room = d.room; // which room the roster below is of
     this.grid.setSelf(this.me);
     this.grid.setParticipants([...this.participants.values()]);
     this.classroom.reset({ me: this.me, participants: this.participants, hands: d.hands, chat: d.chat, polls: d.polls });
+    if (this.breakouts) this.breakouts.reset(d.breakouts, d.room);
     this.ui.connected(true);
     this.ui.banner('');
     if (d.resumed && this.pub) {
@@ -180,6 +187,17 @@ export class Session {
     this.grid.setParticipants([...this.participants.values()]);
     this.classroom.reset({ me: this.me, participants: this.participants, hands: d.hands, chat: d.chat, polls: d.polls });
     this.reconcile(['microphone', 'camera']);
+  }
+
+  /**
+   * The server moved us to another room of the class (a breakout, or back): the same socket and
+   * peer connections, the new room's whole view. The subscribe offer for its media follows.
+   */
+  moved(d) {
+    if (this.breakouts) this.breakouts.room = d.room;
+    this.classroom.clear(); // another room's chat history is not news: nothing counts as unread
+    this.resync(d);
+    if (this.breakouts) this.breakouts.reset(d.breakouts, d.room, { from: d.from, reason: d.reason });
   }
 
   event(type, d) {
@@ -222,6 +240,7 @@ export class Session {
   error({ code, message, ref }) {
     console.warn('chalk: server error', code, message, ref);
     if (this.classroom.error({ code, message, ref })) return; // shown next to what caused it
+    if (this.breakouts && this.breakouts.error({ code, message, ref })) return;
     switch (code) {
       case 'unauthorized': return this.end('unauthorized', message);
       case 'resume_failed':
@@ -325,6 +344,7 @@ export class Session {
     this.participants.clear();
     this.grid.clear();
     this.classroom.clear();
+    if (this.breakouts) this.breakouts.clear();
     this.ui.connected(false);
     this.ui.banner('');
     this.ui.ended(kind, message);
