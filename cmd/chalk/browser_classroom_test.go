@@ -229,7 +229,7 @@ func TestBrowsersChatAndHands(t *testing.T) {
 	// where it is, with a "new messages" button that jumps down.
 	prof.waitFor("the instructor's chat overflows", `(() => { const s = document.querySelector('#pane-chat .chat-scroll'); return s.scrollHeight > s.clientHeight + 100; })()`, 15*time.Second)
 	prof.js("scroll up", `document.querySelector('#pane-chat .chat-scroll').scrollTop = 0`)
-	time.Sleep(300 * time.Millisecond) // let the scroll event land
+	time.Sleep(300 * time.Millisecond)  // let the scroll event land
 	time.Sleep(1500 * time.Millisecond) // the burst emptied the rate-limit bucket: one message per second
 	sam.js("clear the refused text", `(() => { const i = document.getElementById('chat-input'); i.value = ''; i.dispatchEvent(new Event('input')); })()`)
 	if err := sam.do(10*time.Second, chromedp.SendKeys(chromedp.ID("chat-input"), "One more thing."), enter(false)); err != nil {
