@@ -22,7 +22,8 @@ import (
 )
 
 // Two real `chalk serve` processes sharing one real redis-server: participants connected to
-// different processes must see the same classroom state, carried between nodes by Redis only.
+// different processes must see the same classroom state — membership, chat, hands, polls and
+// breakouts — carried between nodes by Redis only.
 
 var (
 	buildOnce sync.Once
@@ -217,9 +218,11 @@ func TestTwoNodesShareClassroomState(t *testing.T) {
 	prof, _ := dialPeer(t, a, map[string]string{"room": "bio", "token": tok})
 	ada, joined := dialPeer(t, b, map[string]string{"room": "bio", "name": "Ada"})
 	var j struct {
+		Participant  rooms.Participant   `json:"participant"`
 		Participants []rooms.Participant `json:"participants"`
 	}
 	json.Unmarshal(joined, &j)
+	adaIdentity := j.Participant.Identity
 	if len(j.Participants) != 2 {
 		t.Fatalf("Ada on node B sees %d participants, want 2 (Prof is on node A)", len(j.Participants))
 	}
@@ -268,6 +271,55 @@ func TestTwoNodesShareClassroomState(t *testing.T) {
 	json.Unmarshal(late, &lj)
 	if len(lj.Chat) != 2 {
 		t.Fatalf("late joiner's history has %d messages, want 2", len(lj.Chat))
+	}
+
+	// A poll created on node A is voted on through node B; the count is exact on both.
+	prof.send("poll_create", map[string]any{"question": "Ready for the quiz?", "options": []string{"Yes", "No"}})
+	var created struct {
+		Poll struct {
+			ID string `json:"id"`
+		} `json:"poll"`
+	}
+	json.Unmarshal(ada.expect("poll_created"), &created)
+	ada.send("poll_vote", map[string]any{"pollId": created.Poll.ID, "choices": []int{0}})
+	ada.expect("poll_voted")
+	var results struct {
+		PollID  string `json:"pollId"`
+		Results struct {
+			Counts []int `json:"counts"`
+		} `json:"results"`
+	}
+	json.Unmarshal(prof.expect("poll_results"), &results)
+	if results.PollID != created.Poll.ID || fmt.Sprint(results.Results.Counts) != "[1 0]" {
+		t.Fatalf("poll_results on node A = %+v, want [1 0] for %s", results, created.Poll.ID)
+	}
+	prof.send("poll_close", map[string]string{"pollId": created.Poll.ID})
+	var closed struct {
+		Poll struct {
+			Closed  bool `json:"closed"`
+			Results struct {
+				Counts []int `json:"counts"`
+			} `json:"results"`
+		} `json:"poll"`
+	}
+	json.Unmarshal(ada.expect("poll_closed"), &closed)
+	if !closed.Poll.Closed || fmt.Sprint(closed.Poll.Results.Counts) != "[1 0]" {
+		t.Fatalf("poll_closed on node B = %+v", closed.Poll)
+	}
+
+	// Breakouts opened on node A move Ada on node B into hers, and closing brings her back.
+	prof.send("breakouts_open", map[string]any{"count": 2, "assignments": map[string]int{adaIdentity: 2}})
+	var moved struct {
+		Room string `json:"room"`
+	}
+	json.Unmarshal(ada.expect("moved"), &moved)
+	if moved.Room != "bio.b2" {
+		t.Fatalf("Ada moved to %q, want bio.b2", moved.Room)
+	}
+	prof.send("breakouts_close", map[string]any{})
+	json.Unmarshal(ada.expect("moved"), &moved)
+	if moved.Room != "bio" {
+		t.Fatalf("after close Ada is in %q, want the main room", moved.Room)
 	}
 
 	// Leaving through node B is seen on node A.
