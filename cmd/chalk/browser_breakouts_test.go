@@ -68,7 +68,8 @@ func openRoomsPane(b *browser) {
 	b.waitFor("the rooms pane open", `!document.getElementById('panel').hidden && !document.getElementById('pane-breakouts').hidden`, 30*time.Second)
 }
 
-// TestBrowsersBreakouts runs breakout rooms in three real browsers without a page reload: the
+// TestBrowsersBreakouts runs a poll and breakout rooms in three real browsers without a page reload: both
+// students vote in a poll and see its results; then the
 // instructor opens two named rooms with a timer and puts one student in each; each student sees only
 // their room and the countdown; one asks for help, the instructor sees it, joins, broadcasts to all
 // rooms and closes them; both students are back with everyone and decode each other's video again.
@@ -103,6 +104,33 @@ func TestBrowsersBreakouts(t *testing.T) {
 	annIdentity := evalString(ann, `window.chalk.state().participants.find((p) => p.id === window.chalk.state().participantId).identity`)
 	benIdentity := evalString(ben, `window.chalk.state().participants.find((p) => p.id === window.chalk.state().participantId).identity`)
 	ann.waitFor("Ann decodes Ben's video in the main room", framesFrom(benID)+`.then((n) => n > 0)`, 60*time.Second)
+
+	// A poll in the main room: both students vote, the instructor sees the live count, and closing
+	// shows everyone the results.
+	prof.press("the polls button", "#btn-polls")
+	prof.press("new poll", "#poll-new-btn")
+	if err := prof.do(30*time.Second,
+		chromedp.SendKeys(chromedp.ID("poll-question"), "Ready for group work?"),
+		chromedp.SendKeys(chromedp.CSS("#poll-option-rows li:nth-child(1) .opt-text"), "Yes"),
+		chromedp.SendKeys(chromedp.CSS("#poll-option-rows li:nth-child(2) .opt-text"), "Not yet"),
+	); err != nil {
+		t.Fatalf("instructor types the poll: %v", err)
+	}
+	prof.press("start the poll", "#poll-start")
+	for i, s := range []*browser{ann, ben} {
+		s.waitFor("the poll reaches the student", pollCard("polls-open")+`?.querySelector('.poll-question').textContent === 'Ready for group work?'`, 30*time.Second)
+		s.press("choose", fmt.Sprintf("#polls-open li.poll-card .poll-choice:nth-child(%d)", i+1))
+		s.press("vote", "#polls-open li.poll-card button[type=submit]")
+	}
+	prof.waitFor("one vote each, live", pollNums("polls-open")+` === JSON.stringify(['1 · 50%', '1 · 50%'])`, 30*time.Second)
+	prof.press("close the poll", "#polls-open li.poll-card .poll-close")
+	for _, s := range []*browser{ann, ben} {
+		s.waitFor("the student sees the results", pollNums("polls-closed")+` === JSON.stringify(['1 · 50%', '1 · 50%'])`, 30*time.Second)
+	}
+	for _, b := range []*browser{prof, ann, ben} {
+		b.js("close the side panel", `document.getElementById('panel-close').click()`)
+		b.waitFor("panel closed", `document.getElementById('panel').hidden`, 30*time.Second)
+	}
 
 	// A chat line in the main room: the breakouts have their own chat, and it comes back after.
 	prof.js("send a chat line", `window.chalk && document.getElementById('chat-input') && (() => {
