@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"net/url"
+	"regexp"
 	"testing"
 	"time"
 
@@ -89,12 +90,28 @@ func TestBrowsersModerationLobbyRecording(t *testing.T) {
 	prof.screenshot("mod-instructor-spotlight")
 	sam.screenshot("mod-student-spotlight")
 
+	// Student chat and screen sharing off: the student's composer writes to the instructors only,
+	// the screen button is disabled.
+	prof.click("students may not chat", "#set-chat")
+	prof.waitFor("student chat off", `window.chalk.state().settings.studentChat === false && !document.getElementById('set-chat').disabled`, 15*time.Second)
+	prof.click("students may not share", "#set-screen")
+	prof.waitFor("student screen share off", `window.chalk.state().settings.studentScreenShare === false && !document.getElementById('set-screen').disabled`, 15*time.Second)
+	sam.waitFor("screen button disabled", `document.getElementById('btn-screen').disabled`, 15*time.Second)
+	sam.click("chat button", "#btn-chat")
+	sam.waitFor("chat to instructors only, with a note", `!document.getElementById('chat-note').hidden &&
+		document.getElementById('chat-to').value === 'instructors' && document.querySelector('#chat-to option[value=""]').disabled`, 15*time.Second)
+	sam.screenshot("mod-student-chat-off")
+
 	// Stop recording: REC goes away; the lesson is made and the instructor told.
 	prof.click("stop recording", "#btn-record")
 	sam.waitFor("REC gone for the student", `document.getElementById('rec').hidden`, 20*time.Second)
 	prof.waitFor("REC gone for the instructor", `document.getElementById('rec').hidden`, 15*time.Second)
 	prof.waitFor("Lesson ready", `!document.getElementById('lesson-note').hidden && document.getElementById('lesson-note-text').textContent.startsWith('Lesson ready')`, 2*time.Minute)
 	prof.screenshot("mod-instructor-lesson-ready")
+	// A few seconds of recording: the duration is in seconds, not nanoseconds.
+	if txt := evalString(prof, `document.getElementById('lesson-note-text').textContent`); !regexp.MustCompile(`\(0:\d\d\)`).MatchString(txt) {
+		t.Errorf("lesson notice = %q, want a duration under a minute", txt)
+	}
 	if v, err := eval[bool](sam, `document.getElementById('lesson-note').hidden`); err != nil || !v {
 		t.Errorf("the student sees the lesson notice: %v %v", v, err)
 	}
