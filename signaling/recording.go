@@ -76,7 +76,7 @@ func newRecordings(h *Hub, svc *recorder.Service) *recordings {
 func (h *Hub) LessonUpdated(m recorder.Manifest) {
 	l := rooms.Lesson{
 		ID: m.Lesson, Room: m.Room, Status: m.Status, Error: m.Error, StartedAt: m.StartedAt,
-		Duration: float64(m.Duration), Preview: m.Preview != "", Video: m.Video != "", UpdatedAt: m.UpdatedAt,
+		Duration: m.Duration.D().Seconds(), Preview: m.Preview != "", Video: m.Video != "", UpdatedAt: m.UpdatedAt,
 	}
 	if l.UpdatedAt.IsZero() {
 		l.UpdatedAt = time.Now().UTC()

@@ -276,7 +276,9 @@ func TestBrowsersBreakouts(t *testing.T) {
 	ann.press("choose a room", ".bo-notice .btn-primary")
 	ann.waitFor("the chooser", `!document.getElementById('bo-choose').hidden && document.querySelectorAll('#bo-choose-list li').length === 2`, 30*time.Second)
 	ann.screenshot("breakouts-10-student-chooser")
-	ann.press("join room 2", `#bo-choose-list li[data-breakout="2"] button`)
+	// The chooser is redrawn whenever the roster or plan changes, so click it from the page: a
+	// synthetic pointer click aimed at a node that was just replaced never lands.
+	ann.js("join room 2", `document.querySelector('#bo-choose-list li[data-breakout="2"] button').click()`)
 	ann.waitFor("Ann chose room 2", `window.chalk.breakouts().current === 2 && `+participantsAre(annID), 40*time.Second)
 	ann.screenshot("breakouts-11-student-chose-warning")
 	prof.press("close all rooms", "#bo-close")

@@ -16,6 +16,10 @@ import { PollsView } from './polls.js';
 import { Breakouts } from './breakouts.js';
 import { BreakoutsPane } from './breakouts-pane.js';
 import { BreakoutsBar } from './breakouts-bar.js';
+import { Moderation } from './moderation.js';
+import { ModerationView } from './modview.js';
+import { LobbyView } from './lobby.js';
+import { RecordingView } from './recording.js';
 
 const $ = (id) => document.getElementById(id);
 const body = document.body;
@@ -61,8 +65,9 @@ const grid = new Grid($('grid'), {
   onCount: (n) => { $('count').textContent = `${n} in ${breakouts.inBreakout ? 'this room' : 'class'}`; },
 });
 const classroom = new Classroom({ send: (type, data) => session.send(type, data) });
+const moderation = new Moderation({ send: (type, data) => session.send(type, data) });
 const session = new Session({
-  room, token, name: '', identity: devMode && !token ? guestIdentity() : '', media, grid, classroom,
+  room, token, name: '', identity: devMode && !token ? guestIdentity() : '', media, grid, classroom, moderation,
   ui: {
     banner,
     connected: (up) => body.classList.toggle('offline', !up),
@@ -81,7 +86,7 @@ $('panel-close').title = 'Close (Esc)';
 $('panel-close').addEventListener('click', () => panel.close(true));
 const notify = (text) => banner(text, { error: true, hideAfter: 8000 });
 const chat = new ChatView({ classroom, panel });
-new PeopleView({ classroom, panel, notify });
+const people = new PeopleView({ classroom, panel, notify });
 const polls = new PollsView({
   classroom, panel, announce, notify,
   // A student writing a chat message keeps the chat; a new poll then shows on the Polls badge.
@@ -99,6 +104,15 @@ const showBreakoutsButton = () => { $('btn-breakouts').hidden = $('tab-breakouts
 breakouts.on('plan', showBreakoutsButton);
 classroom.on('roster', showBreakoutsButton);
 shortcuts({ b: () => screenNow === 'room' && !$('btn-breakouts').hidden && (panel.toggle('breakouts'), true) });
+
+// ---- moderation, the lobby and recording -----------------------------------------------
+
+const modView = new ModerationView({
+  moderation, classroom, session, people, panel, grid, media, renderControls: () => renderControls(),
+  notify: (text, error = false) => banner(text, { error, hideAfter: 8000 }),
+});
+new LobbyView({ moderation, media, onLeave: () => session.leave() });
+new RecordingView({ moderation, classroom });
 
 /** Say something to screen readers (raised hands, a hand lowered by the instructor). */
 function announce(text) {
@@ -221,6 +235,7 @@ function renderControls() {
   micButton($('btn-mic'), media);
   camButton($('btn-cam'), media);
   screenButton($('btn-screen'), media);
+  modView.restrictControls();
   if (screenNow === 'prejoin') renderPreview();
 }
 
@@ -232,6 +247,10 @@ media.onchange = () => {
 };
 
 async function toggleMic() {
+  if (media.mic && media.micMuted && modView.blocksUnmute('microphone')) {
+    banner(modView.heldMessage('microphone'), { error: true, hideAfter: 8000 });
+    return;
+  }
   if (!media.mic) {
     try { await media.startMic(); } catch (err) { banner(explainMediaError(err, 'microphone'), { error: true, hideAfter: 10000 }); }
   } else {
@@ -240,6 +259,10 @@ async function toggleMic() {
 }
 
 async function toggleCam() {
+  if (!media.camOn && modView.blocksUnmute('camera')) {
+    banner(modView.heldMessage('camera'), { error: true, hideAfter: 8000 });
+    return;
+  }
   try {
     await media.setCamOn(!media.camOn);
   } catch (err) {
@@ -300,6 +323,9 @@ const ENDED = {
   replaced: ['You joined from another tab', 'This class is open in another tab or window, so this one stopped.', 'Use this tab instead'],
   unauthorized: ['You can’t join this class', '', ''],
   refused: ['You can’t join this class', '', 'Try again'],
+  locked: ['This class is locked', 'The instructor has locked the room, so nobody new can join right now. Try again later, or ask your instructor to unlock it.', 'Try again'],
+  removed: ['You were removed from this class', 'An instructor removed you from this class. If you think this was a mistake, contact your instructor.', ''],
+  denied: ['The instructor did not let you in', 'Your request to join was declined. You can ask again, or contact your instructor.', 'Ask again'],
 };
 
 /** "token expired" -> "Token expired." */
@@ -316,7 +342,8 @@ function ended(kind, message) {
   $('sound-unlock').hidden = true;
   const [heading, text, again] = ENDED[kind] || ENDED.refused;
   $('ended-heading').textContent = heading;
-  $('ended-msg').textContent = message ? sentence(message) + (kind === 'unauthorized' ? ' Ask your instructor for a new link.' : '') : text;
+  const fixed = kind === 'locked' || kind === 'removed' || kind === 'denied'; // our words beat the server's
+  $('ended-msg').textContent = message && !fixed ? sentence(message) + (kind === 'unauthorized' ? ' Ask your instructor for a new link.' : '') : text;
   $('rejoin-btn').hidden = !again;
   $('rejoin-btn').textContent = again;
   show('ended');
@@ -336,7 +363,8 @@ $('rejoin-btn').addEventListener('click', async () => {
 // ---- test hook -----------------------------------------------------------------------------
 
 window.chalk = Object.freeze({
-  state: () => ({ ...session.snapshot(), banner: bannerText }),
+  state: () => ({ ...session.snapshot(), banner: bannerText, settings: { ...moderation.settings },
+    recording: moderation.recording, lobby: moderation.lobby.map((p) => p.id), waiting: moderation.wait }),
   pcs: () => ({ publish: session.pub ? session.pub.pc : null, subscribe: session.sub ? session.sub.pc : null }),
   breakouts: () => breakouts.snapshot(),
 });

@@ -94,6 +94,7 @@ export class Grid {
     this.remote = new Map(); // participantId -> {microphone, camera, screen} MediaStreamTracks
     this.screenSeq = 0;
     this.hands = new Map(); // participantId -> place in the raised-hand queue (1 = first)
+    this.spotlight = ''; // the participant a moderator put in the spotlight (room settings)
     this.timer = setInterval(() => this.tick(), 100);
     new ResizeObserver(() => this.layout()).observe(root);
   }
@@ -157,6 +158,13 @@ export class Grid {
     for (const [id, e] of this.people) if (before.get(id) !== this.hands.get(id)) this.render(e);
   }
 
+  /** The room's spotlight changed: that participant's tile goes large on every grid. */
+  setSpotlight(id) {
+    if ((id || '') === this.spotlight) return;
+    this.spotlight = id || '';
+    this.layout();
+  }
+
   /** Local media changed (mute, camera, screen). */
   updateLocal() {
     const e = this.people.get(this.selfId);
@@ -200,7 +208,9 @@ export class Grid {
     t.setTrack(v.cam);
     t.name.textContent = name;
     t.micOff.hidden = !v.micOff;
-    t.badge.hidden = p.role !== 'instructor';
+    t.badge.hidden = p.role !== 'instructor' && p.role !== 'co_instructor';
+    t.badge.textContent = p.role === 'co_instructor' ? 'Co-instructor' : 'Instructor';
+    t.el.classList.toggle('spotlit', p.id === this.spotlight);
     t.initials.textContent = initials(p.name);
     t.avatar.style.setProperty('--avatar', avatarColor(p.id));
     const hand = this.hands.get(p.id) || 0;
@@ -208,7 +218,8 @@ export class Grid {
     t.handPos.textContent = hand ? String(hand) : '';
     t.el.classList.toggle('hand-up', !!hand);
     t.el.setAttribute('aria-label', [v.self ? `You (${p.name})` : p.name,
-      p.role === 'instructor' ? 'instructor' : '', hand ? `hand raised (${ordinal(hand)})` : '',
+      p.role === 'instructor' ? 'instructor' : p.role === 'co_instructor' ? 'co-instructor' : '',
+      p.id === this.spotlight ? 'in the spotlight' : '', hand ? `hand raised (${ordinal(hand)})` : '',
       v.micOff ? 'microphone off' : '', v.videoOn ? '' : 'camera off'].filter(Boolean).join(', '));
     e.videoLive = v.videoOn;
     e.micOff = v.micOff;
@@ -293,8 +304,12 @@ export class Grid {
   layout() {
     const people = this.ordered();
     const screens = people.filter((e) => e.screen).map((e) => e.screen).sort((a, b) => b.order - a.order);
-    const featured = screens[0] || null;
-    const stripTiles = [...screens.slice(1).map((s) => s.el), ...people.map((e) => e.tile.el)];
+    // A moderator's spotlight wins over a shared screen: it is the room's explicit choice.
+    const spot = this.people.get(this.spotlight);
+    const featured = spot ? spot.tile : screens[0] || null;
+    const stripTiles = [...(spot ? screens : screens.slice(1)).map((s) => s.el),
+      ...people.filter((e) => e !== spot).map((e) => e.tile.el)];
+    for (const e of people) e.tile.el.classList.toggle('spotlit', e === spot);
     this.root.classList.toggle('layout-spotlight', !!featured);
     this.root.classList.toggle('layout-grid', !featured);
     place(this.stage, featured ? [featured.el] : []);

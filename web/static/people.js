@@ -61,6 +61,7 @@ export class PeopleView {
     this.handsErr = $('hands-error');
     this.peopleList = $('people-list');
     this.peopleHeading = $('people-heading');
+    this.decorate = null; // (li, participant) => void: moderation actions (modview.js) add to a row
     this.handsHeading.tabIndex = -1; // a place for the focus when the last hand is lowered
 
     this.lowerAll.addEventListener('click', () => {
@@ -118,7 +119,7 @@ export class PeopleView {
 
   renderPeople() {
     const c = this.classroom;
-    const rank = (p) => (p.id === c.me ? 0 : p.role === 'instructor' ? 1 : 2);
+    const rank = (p) => (p.id === c.me ? 0 : p.role === 'instructor' ? 1 : p.role === 'co_instructor' ? 2 : 3);
     const people = [...c.participants.values()].sort((a, b) => rank(a) - rank(b) || collator.compare(a.name, b.name));
     const hands = new Set(c.hands);
     this.peopleHeading.textContent = `In class (${people.length})`;
@@ -128,6 +129,7 @@ export class PeopleView {
       const main = el('span', 'person-main');
       main.append(nameLine(p, c.me));
       if (p.role === 'instructor') main.append(el('span', 'role-badge', 'Instructor'));
+      if (p.role === 'co_instructor') main.append(el('span', 'role-badge', 'Co-instructor'));
       li.append(avatar(p), main);
 
       const hand = hands.has(p.id);
@@ -140,6 +142,7 @@ export class PeopleView {
       state.append(el('span', 'visually-hidden', [hand ? 'hand raised' : '', mic ? 'microphone on' : 'microphone off',
         cam ? 'camera on' : 'camera off'].filter(Boolean).join(', ')));
       li.append(state);
+      if (this.decorate) this.decorate(li, p);
       return li;
     }));
   }

@@ -23,7 +23,7 @@ export class Session {
   /**
    * @param {{room: string, name: string, token: string, identity: string,
    *          media: import('./media.js').LocalMedia, grid: import('./grid.js').Grid,
-   *          classroom: import('./classroom.js').Classroom,
+   *          classroom: import('./classroom.js').Classroom, moderation: import('./moderation.js').Moderation,
    *          ui: {banner: (text: string, opts?: object) => void, connected: (up: boolean) => void,
    *               ended: (kind: string, message?: string) => void}}} opts
    */
@@ -129,6 +129,9 @@ export class Session {
       case 'track_unpublished':
       case 'track_updated':
         return this.event(type, d);
+      case 'participant_updated':
+        return this.event(type, d);
+      case 'waiting': return this.waiting(d);
       case 'resync': return this.resync(d);
       case 'moved': return this.moved(d);
       case 'breakouts':
@@ -138,11 +141,12 @@ export class Session {
       case 'error': return this.error(d);
       case 'bye':
         if (d.reason === 'replaced') return this.end('replaced');
+        if (d.reason === 'removed' || d.reason === 'denied') return this.end(d.reason);
         // shutdown: the socket closes next and the usual reconnect takes over.
         this.ui.banner('The class server is restarting…', { error: true });
         return;
       default:
-        if (this.classroom.handles(type)) return this.event(type, d);
+        if (this.classroom.handles(type) || this.moderation.handles(type)) return this.event(type, d);
         console.warn('chalk: unknown message type', type);
     }
   }
@@ -160,6 +164,7 @@ export class Session {
     this.grid.setParticipants([...this.participants.values()]);
     this.classroom.reset({ me: this.me, participants: this.participants, hands: d.hands, chat: d.chat, polls: d.polls });
     if (this.breakouts) this.breakouts.reset(d.breakouts, d.room);
+    this.moderation.reset(d, this.me, d.participant.role);
     this.ui.connected(true);
     this.ui.banner('');
     if (d.resumed && this.pub) {
@@ -186,6 +191,8 @@ export class Session {
     this.participants = new Map((d.participants || []).map((p) => [p.id, normalize(p)]));
     this.grid.setParticipants([...this.participants.values()]);
     this.classroom.reset({ me: this.me, participants: this.participants, hands: d.hands, chat: d.chat, polls: d.polls });
+    const self = this.participants.get(this.me);
+    this.moderation.reset(d, this.me, self ? self.role : this.moderation.role);
     this.reconcile(['microphone', 'camera']);
   }
 
@@ -206,6 +213,7 @@ export class Session {
       this.seq = d.seq;
     }
     if (this.classroom.handles(type)) return this.classroom.event(type, d);
+    if (this.moderation.handles(type)) return this.moderation.event(type, d);
     this.roomEvent(type, d);
     this.classroom.roster(this.participants);
   }
@@ -223,6 +231,14 @@ export class Session {
         this.participants.delete(d.participantId);
         this.grid.remove(d.participantId);
         return;
+      case 'participant_updated': {
+        // Role or moderator mutes changed: the whole Participant replaces ours.
+        const next = normalize(d.participant);
+        this.participants.set(next.id, next);
+        this.grid.upsert(next);
+        if (next.id === this.me) this.moderatedSelf(p, next, d.by);
+        return;
+      }
     }
     if (!p || !d.track) return;
     const i = p.tracks.findIndex((t) => t.id === d.track.id || t.source === d.track.source);
@@ -253,6 +269,8 @@ export class Session {
       case 'bad_message':
         if (ref === 'join') return this.end('refused', message);
         break;
+      case 'room_locked': return this.end('locked', message);
+      case 'removed': return this.end('removed', message);
     }
     this.ui.banner(describeError(code, message), { error: true, hideAfter: 8000 });
   }
@@ -264,6 +282,36 @@ export class Session {
     if (this.sig) this.sig.close();
     this.closePeers();
     this.connect();
+  }
+
+  /** We wait in the lobby: no peer connections until `joined` (docs/protocol.md "Lobby"). */
+  waiting(d) {
+    this.state = 'lobby';
+    this.attempt = 0;
+    this.resumeToken = d.resumeToken || null;
+    this.me = d.participant.id;
+    this.ui.banner('');
+    this.moderation.waiting(d);
+  }
+
+  /**
+   * A moderator muted one of our sources: mute it here too (applyLocal then tells the server), so
+   * what we show matches what others hear. Released sources stay as they are; the user unmutes.
+   */
+  moderatedSelf(before, after, by) {
+    const was = new Set((before && before.moderatorMuted) || []);
+    for (const source of after.moderatorMuted || []) {
+      if (was.has(source)) continue;
+      if (source === 'microphone' && this.media.mic && !this.media.micMuted) this.media.setMicMuted(true);
+      if (source === 'camera' && this.media.cam) this.media.setCamOn(false);
+    }
+    this.moderation.selfUpdated(before, after, by);
+  }
+
+  /** Whether a moderator holds one of our sources muted. */
+  moderatorMuted(source) {
+    const me = this.participants.get(this.me);
+    return !!me && (me.moderatorMuted || []).includes(source);
   }
 
   /** The server's view of one of our sources, or null when it has no such track. */
@@ -294,7 +342,8 @@ export class Session {
       if (source === 'screen') {
         this.screenAnnounced = !!t;
         this.announceScreen();
-      } else if (t && t.muted !== this.wantMuted(source)) {
+      } else if (t && t.muted !== this.wantMuted(source) && !(t.muted && this.moderatorMuted(source))) {
+        // (A source a moderator muted is unmuted only by the user's own action, in applyLocal.)
         this.sendMute(source, this.wantMuted(source));
       }
     }
@@ -345,6 +394,7 @@ export class Session {
     this.grid.clear();
     this.classroom.clear();
     if (this.breakouts) this.breakouts.clear();
+    this.moderation.clear();
     this.ui.connected(false);
     this.ui.banner('');
     this.ui.ended(kind, message);
