@@ -128,7 +128,7 @@ func TestBrowsersBreakouts(t *testing.T) {
 		s.waitFor("the student sees the results", pollNums("polls-closed")+` === JSON.stringify(['1 · 50%', '1 · 50%'])`, 30*time.Second)
 	}
 	for _, b := range []*browser{prof, ann, ben} {
-		b.js("close the side panel", `document.getElementById('panel-close').click()`)
+		b.press("close the side panel", "#panel-close")
 		b.waitFor("panel closed", `document.getElementById('panel').hidden`, 30*time.Second)
 	}
 
