@@ -137,10 +137,12 @@ func (h *Hub) serveLessonObject(w http.ResponseWriter, r *http.Request) {
 }
 
 // roomGrant checks that the request carries a join token for room, of any role, sent as
-// "Authorization: Bearer <token>" or as ?token= (a <video> element cannot set headers). If not, it
-// writes the error and returns false.
+// "Authorization: Bearer <token>" or as ?token= (a <video> element cannot set headers). A breakout
+// room ("math.b2") is recorded as its own lesson but joined with its main room's tokens, so the main
+// room's token grants it. If not granted, it writes the error and returns false.
 func (h *Hub) roomGrant(w http.ResponseWriter, r *http.Request, room string) (auth.Grant, bool) {
-	if !roomNameRE.MatchString(room) {
+	main, _ := rooms.ParseBreakoutRoom(room)
+	if !roomNameRE.MatchString(main) {
 		httpError(w, http.StatusNotFound, "no such room: a room name is 1-64 letters, digits, '-' or '_'")
 		return auth.Grant{}, false
 	}
@@ -153,10 +155,10 @@ func (h *Hub) roomGrant(w http.ResponseWriter, r *http.Request, room string) (au
 		httpError(w, http.StatusUnauthorized, "a join token for this room is required: send it as \"Authorization: Bearer <token>\" or as ?token=")
 		return auth.Grant{}, false
 	}
-	g, err := h.cfg.Tokens.Check(token, room)
+	g, err := h.cfg.Tokens.Check(token, main)
 	switch {
 	case errors.Is(err, auth.ErrWrongRoom):
-		httpError(w, http.StatusForbidden, "this token is for another room; use a join token for "+room)
+		httpError(w, http.StatusForbidden, "this token is for another room; use a join token for "+main)
 		return auth.Grant{}, false
 	case err != nil:
 		w.Header().Set("WWW-Authenticate", `Bearer realm="chalk", error="invalid_token"`)

@@ -32,8 +32,9 @@ type lessonFixture struct {
 const (
 	mathLesson    = "math-20250101-100000-aaaaaa"
 	artLesson     = "art-20250101-100000-bbbbbb"
-	pendingLesson = "math-20250102-100000-cccccc" // in the store, nothing stored yet
-	orphanLesson  = "math-20250103-100000-dddddd" // stored, but no room lists it
+	pendingLesson = "math-20250102-100000-cccccc"    // in the store, nothing stored yet
+	orphanLesson  = "math-20250103-100000-dddddd"    // stored, but no room lists it
+	groupLesson   = "math_b1-20250104-100000-eeeeee" // of breakout room math.b1
 )
 
 func newLessonFixture(t *testing.T, objects storage.Store) *lessonFixture {
@@ -55,15 +56,16 @@ func newLessonFixture(t *testing.T, objects storage.Store) *lessonFixture {
 			t.Fatal(err)
 		}
 	}
-	for _, l := range []string{mathLesson, artLesson, orphanLesson} {
+	for _, l := range []string{mathLesson, artLesson, orphanLesson, groupLesson} {
 		put(l, "lesson.mp4", append([]byte(l), video...))
 		put(l, "manifest.json", []byte(`{"lesson":"`+l+`"}`))
 		put(l, "job.json", []byte(`{"secret":"journal"}`))
 		put(l, "tracks/prof-camera-1.webm", []byte("original track"))
 	}
 	for room, ls := range map[string][]rooms.Lesson{
-		"math": {{ID: mathLesson, Room: "math", Status: "ready", Video: true}, {ID: pendingLesson, Room: "math", Status: "recording"}},
-		"art":  {{ID: artLesson, Room: "art", Status: "ready", Video: true}},
+		"math":    {{ID: mathLesson, Room: "math", Status: "ready", Video: true}, {ID: pendingLesson, Room: "math", Status: "recording"}},
+		"art":     {{ID: artLesson, Room: "art", Status: "ready", Video: true}},
+		"math.b1": {{ID: groupLesson, Room: "math.b1", Status: "ready", Video: true}},
 	} {
 		for _, l := range ls {
 			if err := store.UpdateLesson(ctx, room, l); err != nil {
@@ -153,8 +155,16 @@ func testLessonAPI(t *testing.T, f *lessonFixture) {
 				t.Fatalf("list = %+v", got)
 			}
 		}
+		// A breakout room's lessons are its own, for the main room's tokens.
+		resp, body := f.do(t, "GET", "/api/rooms/math.b1/lessons", student, nil)
+		if resp.StatusCode != 200 || !strings.Contains(string(body), groupLesson) || strings.Contains(string(body), mathLesson) {
+			t.Fatalf("breakout list: %d %s", resp.StatusCode, body)
+		}
+		if resp, body := f.do(t, "GET", "/api/rooms/math.b1/lessons/"+groupLesson+"/video", student, map[string]string{"Range": "bytes=0-5"}); resp.StatusCode != 206 || string(body) != groupLesson[:6] {
+			t.Fatalf("breakout video: %d %q", resp.StatusCode, body)
+		}
 		// ?token= works too; a room without lessons lists none (an empty array, not null).
-		resp, body := f.do(t, "GET", "/api/rooms/bio/lessons?token="+f.token(t, "bio", rooms.RoleStudent), "", nil)
+		resp, body = f.do(t, "GET", "/api/rooms/bio/lessons?token="+f.token(t, "bio", rooms.RoleStudent), "", nil)
 		if resp.StatusCode != 200 || strings.TrimSpace(string(body)) != `{"room":"bio","lessons":[]}` {
 			t.Fatalf("empty list: %d %s", resp.StatusCode, body)
 		}
@@ -225,6 +235,10 @@ func testLessonAPI(t *testing.T, f *lessonFixture) {
 			{"escaped absolute id", "/api/rooms/math/lessons/%2Flessons%2F" + artLesson + "/video", student, 404},
 			{"a dot id", "/api/rooms/math/lessons/%2E%2E/video", student, 404},
 			{"a bad room name", "/api/rooms/ma.th/lessons", student, 404},
+			{"a bad breakout room name", "/api/rooms/math.b1.b2/lessons", student, 404},
+			{"another room's breakout", "/api/rooms/math.b1/lessons", artTok, 403},
+			{"a breakout's lesson through the main room", "/api/rooms/math/lessons/" + groupLesson + "/video", student, 404},
+			{"the main room's lesson through a breakout", "/api/rooms/math.b1/lessons/" + mathLesson + "/video", student, 404},
 		}
 		for _, c := range cases {
 			t.Run(c.name, func(t *testing.T) {
