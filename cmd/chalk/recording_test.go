@@ -200,4 +200,5 @@ func TestRecordingThroughSignaling(t *testing.T) {
 	if lessons, err := srv.store.Lessons(ctx, "physics"); err != nil || len(lessons) != 1 || lessons[0].Status != "ready" {
 		t.Errorf("store lessons = %+v, %v", lessons, err)
 	}
+	checkLessonAPI(t, srv, "physics", ready.Lesson.ID)
 }

@@ -39,6 +39,7 @@ type server struct {
 	hub     *signaling.Hub
 	tokens  *auth.Issuer
 	rec     *recorder.Service
+	lessons storage.Store      // the lessons' objects, recorded here and served by the lesson API
 	stopRec context.CancelFunc // ends the recorder's processing loop
 	recDone chan struct{}
 }
@@ -86,13 +87,18 @@ func newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (*server,
 		return nil, err
 	}
 	var hub *signaling.Hub // the recorder reports lesson progress through it
-	if s.rec, err = newRecorder(cfg, log, func(m recorder.Manifest) { hub.LessonUpdated(m) }); err != nil {
+	if s.lessons, err = newLessonStore(cfg); err != nil {
+		s.close()
+		return nil, err
+	}
+	if s.rec, err = newRecorder(cfg, s.lessons, log, func(m recorder.Manifest) { hub.LessonUpdated(m) }); err != nil {
 		s.close()
 		return nil, err
 	}
 	hub = signaling.NewHub(signaling.Config{
 		Store: s.store, SFU: s.sfu, Tokens: s.tokens, DevMode: cfg.Dev, Node: cfg.NodeID,
 		Logger: log, Metrics: sigMetrics, Recorder: s.rec, AutoRecord: cfg.AutoRecord,
+		Lessons: s.lessons,
 	})
 	s.hub = hub
 	recCtx, stopRec := context.WithCancel(context.Background())
@@ -105,6 +111,8 @@ func newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (*server,
 	mux := http.NewServeMux()
 	mux.Handle("GET /ws", s.hub)
 	mux.Handle("GET /api/rooms/{room}/attendance.csv", s.hub.AttendanceHandler())
+	mux.Handle("GET /api/rooms/{room}/lessons", s.hub.LessonListHandler())
+	mux.Handle("GET /api/rooms/{room}/lessons/{id}/{object}", s.hub.LessonObjectHandler())
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.Handle("/", web.Handler(web.Config{DevMode: cfg.Dev, CheckToken: func(room, token string) error {
@@ -166,9 +174,8 @@ func (s *server) shutdown(ctx context.Context) {
 	s.close()
 }
 
-// newRecorder sets up this node's recorder: work files under the storage directory, lessons in
-// MinIO when configured, else in the storage directory too.
-func newRecorder(cfg serveConfig, log *slog.Logger, onUpdate func(recorder.Manifest)) (*recorder.Service, error) {
+// newLessonStore is where lessons are kept: MinIO when configured, else the storage directory.
+func newLessonStore(cfg serveConfig) (storage.Store, error) {
 	var store storage.Store
 	var err error
 	if cfg.MinIO.Endpoint != "" {
@@ -182,6 +189,12 @@ func newRecorder(cfg serveConfig, log *slog.Logger, onUpdate func(recorder.Manif
 	if err != nil {
 		return nil, fmt.Errorf("lesson storage: %w", err)
 	}
+	return store, nil
+}
+
+// newRecorder sets up this node's recorder: work files under the storage directory, lessons in
+// store.
+func newRecorder(cfg serveConfig, store storage.Store, log *slog.Logger, onUpdate func(recorder.Manifest)) (*recorder.Service, error) {
 	return recorder.New(recorder.Config{
 		Dir: filepath.Join(cfg.Storage, "recordings"), Store: store, Logger: log, OnUpdate: onUpdate,
 	})

@@ -120,7 +120,14 @@ func (l *Local) Stat(_ context.Context, key string) (Info, error) {
 	if err != nil {
 		return Info{}, fmt.Errorf("storage: stat %s: %w", key, err)
 	}
-	return Info{Key: key, Size: st.Size(), ContentType: contentType(key)}, nil
+	return localInfo(key, st), nil
+}
+
+// localInfo describes a file; its ETag is its size and modification time, which a replacement
+// (a rename of a new file) changes.
+func localInfo(key string, st fs.FileInfo) Info {
+	return Info{Key: key, Size: st.Size(), ContentType: contentType(key), ModTime: st.ModTime(),
+		ETag: fmt.Sprintf(`"%x-%x"`, st.Size(), st.ModTime().UnixNano())}
 }
 
 func (l *Local) Get(_ context.Context, key string) (io.ReadCloser, error) {
@@ -140,6 +147,28 @@ func (l *Local) Get(_ context.Context, key string) (io.ReadCloser, error) {
 		return nil, fmt.Errorf("%w: %s", ErrNotFound, key)
 	}
 	return f, nil
+}
+
+// Open returns the open file: a replacement renames a new file into place, so a reader keeps the
+// version it opened.
+func (l *Local) Open(_ context.Context, key string) (io.ReadSeekCloser, Info, error) {
+	p, err := l.file(key)
+	if err != nil {
+		return nil, Info{}, err
+	}
+	f, err := os.Open(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, Info{}, fmt.Errorf("%w: %s", ErrNotFound, key)
+	}
+	if err != nil {
+		return nil, Info{}, fmt.Errorf("storage: open %s: %w", key, err)
+	}
+	st, err := f.Stat()
+	if err != nil || st.IsDir() {
+		f.Close()
+		return nil, Info{}, fmt.Errorf("%w: %s", ErrNotFound, key)
+	}
+	return f, localInfo(key, st), nil
 }
 
 func (l *Local) List(_ context.Context, prefix string) ([]Info, error) {
@@ -163,7 +192,7 @@ func (l *Local) List(_ context.Context, prefix string) ([]Info, error) {
 		if err != nil {
 			return err
 		}
-		out = append(out, Info{Key: key, Size: st.Size(), ContentType: contentType(key)})
+		out = append(out, localInfo(key, st))
 		return nil
 	})
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 
 	"github.com/minio/minio-go/v7"
@@ -124,7 +125,39 @@ func (m *MinIO) Stat(ctx context.Context, key string) (Info, error) {
 	if err != nil {
 		return Info{}, m.notFound(key, err)
 	}
-	return Info{Key: key, Size: oi.Size, ContentType: oi.ContentType}, nil
+	return minioInfo(key, oi), nil
+}
+
+func minioInfo(key string, oi minio.ObjectInfo) Info {
+	etag := oi.ETag
+	if etag != "" && !strings.HasPrefix(etag, `"`) {
+		etag = `"` + etag + `"`
+	}
+	return Info{Key: key, Size: oi.Size, ContentType: oi.ContentType, ModTime: oi.LastModified, ETag: etag}
+}
+
+// Open returns a minio.Object: each read after a seek is one ranged GET, so serving a Range
+// request fetches only that range. The reads are pinned to the version first described (its
+// ETag): a reader of a replaced object gets an error, never a mix of two versions.
+func (m *MinIO) Open(ctx context.Context, key string) (io.ReadSeekCloser, Info, error) {
+	if err := CheckKey(key); err != nil {
+		return nil, Info{}, err
+	}
+	oi, err := m.c.StatObject(ctx, m.bucket, key, minio.StatObjectOptions{})
+	if err != nil {
+		return nil, Info{}, m.notFound(key, err)
+	}
+	var opts minio.GetObjectOptions
+	if oi.ETag != "" {
+		if err := opts.SetMatchETag(oi.ETag); err != nil {
+			return nil, Info{}, fmt.Errorf("storage: open %s: %w", key, err)
+		}
+	}
+	obj, err := m.c.GetObject(ctx, m.bucket, key, opts)
+	if err != nil {
+		return nil, Info{}, m.notFound(key, err)
+	}
+	return obj, minioInfo(key, oi), nil
 }
 
 func (m *MinIO) Get(ctx context.Context, key string) (io.ReadCloser, error) {
@@ -147,7 +180,7 @@ func (m *MinIO) List(ctx context.Context, prefix string) ([]Info, error) {
 			}
 			return nil, fmt.Errorf("storage: list %q: %w", prefix, oi.Err)
 		}
-		out = append(out, Info{Key: oi.Key, Size: oi.Size, ContentType: oi.ContentType})
+		out = append(out, minioInfo(oi.Key, oi))
 	}
 	return out, nil
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"path"
 	"strings"
+	"time"
 )
 
 // ErrNotFound: no object has that key.
@@ -19,6 +20,8 @@ type Info struct {
 	Key         string
 	Size        int64
 	ContentType string
+	ModTime     time.Time // when it was last stored
+	ETag        string    // changes whenever the object is replaced; for HTTP caching
 }
 
 // Store holds objects by key ("lessons/<id>/lesson.mp4"). Implementations are safe for concurrent
@@ -32,6 +35,9 @@ type Store interface {
 	Stat(ctx context.Context, key string) (Info, error)
 	// Get opens an object for reading; ErrNotFound if there is none.
 	Get(ctx context.Context, key string) (io.ReadCloser, error)
+	// Open opens an object for reading with seeking (an HTTP Range request reads only what it
+	// asks for) and describes it; ErrNotFound if there is none.
+	Open(ctx context.Context, key string) (io.ReadSeekCloser, Info, error)
 	// List describes the objects whose keys start with prefix, in key order.
 	List(ctx context.Context, prefix string) ([]Info, error)
 }

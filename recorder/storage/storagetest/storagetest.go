@@ -68,12 +68,65 @@ func Run(t *testing.T, s storage.Store) {
 		}
 	})
 
+	t.Run("Open", func(t *testing.T) {
+		// Seeking reads only what is asked for: an HTTP Range request on a video.
+		data := bytes.Repeat([]byte("0123456789abcdef"), 64<<10) // 1 MiB
+		before := time.Now().Add(-2 * time.Second)               // MinIO keeps whole seconds
+		if err := s.Put(ctx, "lessons/o/lesson.mp4", write("o", data), "video/mp4"); err != nil {
+			t.Fatal(err)
+		}
+		r, info, err := s.Open(ctx, "lessons/o/lesson.mp4")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		if info.Key != "lessons/o/lesson.mp4" || info.Size != int64(len(data)) || info.ContentType != "video/mp4" ||
+			info.ETag == "" || info.ModTime.Before(before) || info.ModTime.After(time.Now().Add(2*time.Second)) {
+			t.Fatalf("open info = %+v", info)
+		}
+		if st, err := s.Stat(ctx, "lessons/o/lesson.mp4"); err != nil || st.ETag != info.ETag || !st.ModTime.Equal(info.ModTime) {
+			t.Fatalf("stat = %+v, %v; open said %+v", st, err, info)
+		}
+		for _, c := range []struct {
+			off    int64
+			whence int
+			at     int64
+			n      int
+		}{{700_001, io.SeekStart, 700_001, 4096}, {-100, io.SeekEnd, int64(len(data)) - 100, 100}, {-50_000, io.SeekCurrent, int64(len(data)) - 50_000, 10}, {3, io.SeekStart, 3, 1 << 20}} {
+			at, err := r.Seek(c.off, c.whence)
+			if err != nil || at != c.at {
+				t.Fatalf("seek(%d, %d) = %d, %v; want %d", c.off, c.whence, at, err, c.at)
+			}
+			got, err := io.ReadAll(io.LimitReader(r, int64(c.n)))
+			want := data[c.at:min(c.at+int64(c.n), int64(len(data)))]
+			if err != nil || !bytes.Equal(got, want) {
+				t.Fatalf("read %d at %d: %d bytes, %v; want %d bytes", c.n, c.at, len(got), err, len(want))
+			}
+		}
+		if end, err := r.Seek(0, io.SeekEnd); err != nil || end != int64(len(data)) {
+			t.Fatalf("seek to the end = %d, %v", end, err)
+		}
+		// Replacing it changes the ETag.
+		if err := s.Put(ctx, "lessons/o/lesson.mp4", write("o2", data[:1000]), "video/mp4"); err != nil {
+			t.Fatal(err)
+		}
+		if st, err := s.Stat(ctx, "lessons/o/lesson.mp4"); err != nil || st.ETag == info.ETag || st.Size != 1000 {
+			t.Fatalf("after replacing: %+v, %v (was %+v)", st, err, info)
+		}
+	})
+
 	t.Run("NotFound", func(t *testing.T) {
 		if _, err := s.Stat(ctx, "lessons/none/x"); !errors.Is(err, storage.ErrNotFound) {
 			t.Fatalf("stat of a missing object: %v", err)
 		}
 		if _, err := s.Get(ctx, "lessons/none/x"); !errors.Is(err, storage.ErrNotFound) {
 			t.Fatalf("get of a missing object: %v", err)
+		}
+		if _, _, err := s.Open(ctx, "lessons/none/x"); !errors.Is(err, storage.ErrNotFound) {
+			t.Fatalf("open of a missing object: %v", err)
+		}
+		if _, _, err := s.Open(ctx, "lessons"); !errors.Is(err, storage.ErrNotFound) {
+			t.Fatalf("open of a prefix: %v", err)
 		}
 		if _, err := s.Stat(ctx, "lessons"); !errors.Is(err, storage.ErrNotFound) {
 			t.Fatalf("a prefix is not an object: %v", err)
@@ -102,6 +155,9 @@ func Run(t *testing.T, s storage.Store) {
 		for _, key := range []string{"", "/abs", "../up", "a/../../b", "a//b", "dir/", "a\\b"} {
 			if err := s.Put(ctx, key, src, "text/plain"); err == nil {
 				t.Errorf("Put accepted key %q", key)
+			}
+			if _, _, err := s.Open(ctx, key); err == nil || errors.Is(err, storage.ErrNotFound) {
+				t.Errorf("Open of key %q: %v, want a bad-key error", key, err)
 			}
 		}
 	})

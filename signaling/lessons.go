@@ -1,0 +1,169 @@
+package signaling
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"regexp"
+	"strings"
+
+	"github.com/chalk-edu/chalk/auth"
+	"github.com/chalk-edu/chalk/recorder"
+	"github.com/chalk-edu/chalk/recorder/storage"
+	"github.com/chalk-edu/chalk/rooms"
+)
+
+// The lesson API lives beside the attendance export for the same reason: signaling decides who may
+// see what of a room. Which lessons a room has is classroom state (the store's Lessons); the bytes
+// are in the lesson storage. A request names a room and a lesson, and is served only if its token
+// is for that room AND the store lists the lesson as that room's — the path is never trusted to
+// name a storage key — and only the objects below, never the per-track originals.
+
+// lessonObjects are the objects of a lesson the API serves, with their Content-Type. "video" is
+// another name for lesson.mp4.
+var lessonObjects = map[string]struct{ file, contentType string }{
+	"video":         {"lesson.mp4", "video/mp4"},
+	"lesson.mp4":    {"lesson.mp4", "video/mp4"},
+	"preview.webm":  {"preview.webm", "video/webm"},
+	"poster.jpg":    {"poster.jpg", "image/jpeg"},
+	"timeline.json": {"timeline.json", "application/json"},
+	"manifest.json": {"manifest.json", "application/json"},
+}
+
+// lessonIDRE is what recorder.NewLessonID makes; anything else cannot be a lesson.
+var lessonIDRE = regexp.MustCompile(`^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,159}$`)
+
+// lessonListMsg is the body of GET /api/rooms/{room}/lessons.
+type lessonListMsg struct {
+	Room    string         `json:"room"`
+	Lessons []rooms.Lesson `json:"lessons"` // oldest first
+}
+
+// LessonListHandler serves GET /api/rooms/{room}/lessons: the room's lessons as JSON, for any
+// participant's join token of that room ("Authorization: Bearer <token>" or ?token=).
+func (h *Hub) LessonListHandler() http.Handler { return http.HandlerFunc(h.serveLessonList) }
+
+// LessonObjectHandler serves GET /api/rooms/{room}/lessons/{id}/{object}: one object of one of the
+// room's lessons, with Range requests (a player seeks), ETag and Last-Modified, streamed from the
+// lesson storage. Same tokens as the list.
+func (h *Hub) LessonObjectHandler() http.Handler { return http.HandlerFunc(h.serveLessonObject) }
+
+func (h *Hub) serveLessonList(w http.ResponseWriter, r *http.Request) {
+	room := r.PathValue("room")
+	if _, ok := h.roomGrant(w, r, room); !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), storeTimeout)
+	defer cancel()
+	ls, err := h.cfg.Store.Lessons(ctx, room)
+	if err != nil {
+		h.log.Error("read lessons", "room", room, "err", err)
+		httpError(w, http.StatusServiceUnavailable, "the classroom state store is unavailable; try again")
+		return
+	}
+	if ls == nil {
+		ls = []rooms.Lesson{}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	if err := json.NewEncoder(w).Encode(lessonListMsg{Room: room, Lessons: ls}); err != nil {
+		h.log.Warn("write lessons", "room", room, "err", err)
+	}
+}
+
+func (h *Hub) serveLessonObject(w http.ResponseWriter, r *http.Request) {
+	room, id, name := r.PathValue("room"), r.PathValue("id"), r.PathValue("object")
+	if _, ok := h.roomGrant(w, r, room); !ok {
+		return
+	}
+	obj, known := lessonObjects[name]
+	if !known {
+		httpError(w, http.StatusNotFound, "no such lesson object: one of video (lesson.mp4), preview.webm, poster.jpg, timeline.json, manifest.json")
+		return
+	}
+	const noLesson = "this room has no such lesson"
+	if !lessonIDRE.MatchString(id) {
+		httpError(w, http.StatusNotFound, noLesson)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), storeTimeout)
+	ls, err := h.cfg.Store.Lessons(ctx, room)
+	cancel()
+	if err != nil {
+		h.log.Error("read lessons", "room", room, "err", err)
+		httpError(w, http.StatusServiceUnavailable, "the classroom state store is unavailable; try again")
+		return
+	}
+	var lesson *rooms.Lesson
+	for i := range ls {
+		if ls[i].ID == id {
+			lesson = &ls[i]
+			break
+		}
+	}
+	if lesson == nil {
+		httpError(w, http.StatusNotFound, noLesson)
+		return
+	}
+	if h.cfg.Lessons == nil {
+		httpError(w, http.StatusServiceUnavailable, "this server has no lesson storage")
+		return
+	}
+	// The request's context, not a timeout: a download lasts as long as the viewer's connection.
+	f, info, err := h.cfg.Lessons.Open(r.Context(), recorder.Prefix(lesson.ID)+obj.file)
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		httpError(w, http.StatusNotFound, obj.file+" of this lesson is not stored (the lesson is "+lesson.Status+"); try again when it is ready")
+		return
+	case err != nil:
+		h.log.Error("open lesson object", "room", room, "lesson", id, "object", obj.file, "err", err)
+		httpError(w, http.StatusServiceUnavailable, "the lesson storage is unavailable; try again")
+		return
+	}
+	defer f.Close()
+	hd := w.Header()
+	hd.Set("Content-Type", obj.contentType)
+	hd.Set("X-Content-Type-Options", "nosniff")
+	// Private: the URL may carry a token. no-cache: a manifest is replaced as the lesson progresses;
+	// the ETag makes revalidation cheap.
+	hd.Set("Cache-Control", "private, no-cache")
+	if info.ETag != "" {
+		hd.Set("ETag", info.ETag)
+	}
+	hd.Set("Content-Disposition", `inline; filename="`+lesson.ID+"-"+obj.file+`"`)
+	// ServeContent answers Range, If-Range, If-None-Match and If-Modified-Since, seeking f.
+	http.ServeContent(w, r, obj.file, info.ModTime, f)
+}
+
+// roomGrant checks that the request carries a join token for room, of any role, sent as
+// "Authorization: Bearer <token>" or as ?token= (a <video> element cannot set headers). A breakout
+// room ("math.b2") is recorded as its own lesson but joined with its main room's tokens, so the main
+// room's token grants it. If not granted, it writes the error and returns false.
+func (h *Hub) roomGrant(w http.ResponseWriter, r *http.Request, room string) (auth.Grant, bool) {
+	main, _ := rooms.ParseBreakoutRoom(room)
+	if !roomNameRE.MatchString(main) {
+		httpError(w, http.StatusNotFound, "no such room: a room name is 1-64 letters, digits, '-' or '_'")
+		return auth.Grant{}, false
+	}
+	token := r.URL.Query().Get("token")
+	if scheme, t, ok := strings.Cut(r.Header.Get("Authorization"), " "); ok && strings.EqualFold(scheme, "Bearer") {
+		token = strings.TrimSpace(t)
+	}
+	if token == "" || h.cfg.Tokens == nil {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="chalk"`)
+		httpError(w, http.StatusUnauthorized, "a join token for this room is required: send it as \"Authorization: Bearer <token>\" or as ?token=")
+		return auth.Grant{}, false
+	}
+	g, err := h.cfg.Tokens.Check(token, main)
+	switch {
+	case errors.Is(err, auth.ErrWrongRoom):
+		httpError(w, http.StatusForbidden, "this token is for another room; use a join token for "+main)
+		return auth.Grant{}, false
+	case err != nil:
+		w.Header().Set("WWW-Authenticate", `Bearer realm="chalk", error="invalid_token"`)
+		httpError(w, http.StatusUnauthorized, err.Error())
+		return auth.Grant{}, false
+	}
+	return g, true
+}
