@@ -54,7 +54,8 @@ func (s *session) enterBreakouts() error {
 	}
 	s.bo.plan = p
 	s.hub.armBreakoutTimer(p)
-	s.setRoom(s.target())
+	// Everyone enters through the main room, even someone already assigned to a breakout: the room's
+	// entry policy (lock, lobby, removals) is the main room's. reconcile then moves them.
 	return nil
 }
 

@@ -404,7 +404,8 @@ func TestBreakoutsSelfSelectAndLateJoiner(t *testing.T) {
 	waitRooms(t, env.store, map[string][]*wsTest{"math": {prof, a}, "math.b2": {}, "math.b3": {}})
 	prof.expect("participant_joined") // a, back
 
-	// Someone assigned before they arrive joins their breakout directly.
+	// Someone assigned before they arrive enters through the main room (its entry policy applies)
+	// and is moved to their breakout at once.
 	prof.send("breakouts_assign", map[string]any{"assignments": map[string]int{"guest-late": 1}})
 	prof.expectBreakouts(func(v breakoutsMsg) bool { return v.Rooms[0].Assigned == 1 })
 	late := env.dial(t)
@@ -412,11 +413,13 @@ func TestBreakoutsSelfSelectAndLateJoiner(t *testing.T) {
 	var j joinedMsg
 	json.Unmarshal(late.expect("joined"), &j)
 	late.id = j.Participant.ID
-	if j.Room != "math.b1" || j.Breakouts.Current != 1 || j.Breakouts.Assigned != 1 || j.Breakouts.Room != "math" {
+	if j.Room != "math" || j.Breakouts.Assigned != 1 {
 		t.Fatalf("late joiner joined %q with breakouts %+v", j.Room, j.Breakouts)
 	}
+	if m := late.expectMoved("math.b1", moveAssigned); m.Breakouts.Current != 1 || m.Breakouts.Room != "math" {
+		t.Fatalf("late joiner moved with breakouts %+v", m.Breakouts)
+	}
 	waitRooms(t, env.store, map[string][]*wsTest{"math": {prof, a}, "math.b1": {late}})
-	prof.expectNo("participant_joined", 200*time.Millisecond) // never shown in the main room
 
 	// Random assignment later picks up those still unassigned in the main room.
 	prof.send("breakouts_assign", map[string]any{"random": true})
@@ -563,4 +566,29 @@ func TestBreakoutsNobodyLeftBehind(t *testing.T) {
 			t.Fatalf("resumed into %q as %s with %d participants", j.Room, j.Participant.ID, len(j.Participants))
 		}
 	}
+}
+
+// A student assigned to a breakout before arriving still enters through the main room's policy:
+// the lobby holds them (then admission moves them to their breakout), and a lock keeps them out.
+func TestBreakoutPreassignedMeetsEntryPolicy(t *testing.T) {
+	env := newTestEnv(t, nil)
+	prof, _ := env.joinAs(t, "math", "prof", rooms.RoleInstructor)
+	prof.send("breakouts_open", map[string]any{"count": 2, "assignments": map[string]int{"ada": 2, "bob": 1}})
+	prof.expect("breakouts")
+	prof.send("update_settings", map[string]any{"lobby": "on"})
+	prof.expect("settings_changed")
+
+	ada, _ := env.waitAs(t, "math", "ada") // waits, although assigned to breakout 2
+	prof.send("admit", map[string]string{"participantId": ada.id})
+	if j := decode[joinedMsg](ada, "joined"); j.Room != "math" {
+		t.Fatalf("admitted into %q, want the main room first", j.Room)
+	}
+	ada.expectMoved("math.b2", moveAssigned)
+
+	prof.send("update_settings", map[string]any{"lobby": "off", "locked": true})
+	prof.expect("settings_changed")
+	bob := env.dial(t)
+	bob.send("join", map[string]string{"room": "math", "token": env.token(t, "math", "bob", "Bob", rooms.RoleStudent)})
+	bob.expectError(CodeRoomLocked)
+	waitRooms(t, env.store, map[string][]*wsTest{"math": {prof}, "math.b1": {}, "math.b2": {ada}})
 }

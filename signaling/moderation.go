@@ -497,6 +497,7 @@ func (s *session) admitted(p rooms.Participant) {
 	}
 	s.applySnapshot(snap)
 	s.send("joined", s.joinedMsg(snap, s.chatHistory(), false))
+	s.reconcile(moveAssigned) // assigned to a breakout while waiting: go there now
 }
 
 // resyncWaiting replaces a waiting session's view after the room feed was interrupted.

@@ -141,6 +141,7 @@ func (s *session) join(conn *wsConn) {
 	s.applySnapshot(snap)
 	s.send("joined", s.joinedMsg(snap, s.chatHistory(), false))
 	s.autoRecord()
+	s.reconcile(moveAssigned) // assigned to a breakout before arriving: go there now
 }
 
 // resume moves the session onto a new socket after a blip.
