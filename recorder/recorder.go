@@ -252,11 +252,12 @@ func (r *Recording) Stop() (Manifest, error) {
 	tracks := r.tracks
 	r.mu.Unlock()
 
-	stoppedAt := time.Now()
+	// The recording ends when Stop is called: closing the tracks flushes their files, which can take a
+	// while on a busy machine, and must not lengthen the lesson.
+	stoppedAt, stop := time.Now(), r.svc.now()
 	for _, t := range tracks {
 		t.Close()
 	}
-	stop := r.svc.now()
 	r.tl.Add(stop, EventRecordingStopped, "", nil)
 	tlErr := r.tl.close()
 

@@ -204,9 +204,12 @@ func (rs *recordings) stop(room string) {
 	if rr == nil {
 		return
 	}
-	for ref := range rr.sinks {
-		rr.detach(ref)
+	// Unhook the sinks first (cheap), then stop: Stop takes the end time before it closes the
+	// tracks, whose files take a moment to flush.
+	for _, t := range rr.sinks {
+		t.up.RemoveSink(t.t)
 	}
+	clear(rr.sinks)
 	if _, err := rr.rec.Stop(); err != nil {
 		rs.h.log.Error("stop recording", "room", room, "lesson", rr.id, "err", err)
 	}
