@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -141,5 +142,33 @@ func TestPagesReferenceCurrentAssets(t *testing.T) {
 		if rec.Header().Get(h) == "" {
 			t.Errorf("room page lacks %s", h)
 		}
+	}
+}
+
+// The side panel's panes are siblings: each opens where the previous one closed. (A merge once
+// left the Polls pane unclosed, so the Breakouts pane lived inside it and never showed.)
+func TestPanelPanesAreSiblings(t *testing.T) {
+	rec := httptest.NewRecorder()
+	Handler(Config{DevMode: true}).ServeHTTP(rec, httptest.NewRequest("GET", "/r/x", nil))
+	body := rec.Body.String()
+	tags := regexp.MustCompile(`<section\b[^>]*>|</section>`).FindAllString(body, -1)
+	paneID := regexp.MustCompile(`\bid="(pane-[a-z]+)"`)
+	depth, paneDepth, panes := 0, -1, 0
+	for _, tag := range tags {
+		if tag == "</section>" {
+			depth--
+			continue
+		}
+		if m := paneID.FindStringSubmatch(tag); m != nil {
+			if paneDepth >= 0 && depth != paneDepth {
+				t.Errorf("%s opens at depth %d, the first pane at %d: a pane above it is not closed", m[1], depth, paneDepth)
+			}
+			paneDepth = depth
+			panes++
+		}
+		depth++
+	}
+	if depth != 0 || panes < 4 {
+		t.Errorf("sections end at depth %d (want 0), %d panes (want chat, people, polls, breakouts at least)", depth, panes)
 	}
 }

@@ -119,4 +119,14 @@ func TestBrowsersModerationLobbyRecording(t *testing.T) {
 	if v, err := eval[bool](sam, `document.getElementById('lesson-note').hidden`); err != nil || !v {
 		t.Errorf("the student sees the lesson notice: %v %v", v, err)
 	}
+
+	// A co-instructor has an instructor's classroom powers in the page too: delete buttons on chat
+	// messages, no raise-hand button, the co-instructor badge; made a student again, they go away.
+	prof.js("send a chat line", `(() => { const i = document.getElementById('chat-input'); i.value = 'Welcome back';
+		i.dispatchEvent(new Event('input')); document.getElementById('chat-form').requestSubmit(); })()`)
+	sam.waitFor("the line arrives", `window.chalk.state().chat.some((m) => m.text === 'Welcome back')`, 15*time.Second)
+	menuAction(prof, samID, "Make co-instructor")
+	sam.waitFor("co-instructor powers", `document.querySelectorAll('#chat-list .msg-del').length > 0 && document.getElementById('btn-hand').hidden`, 15*time.Second)
+	menuAction(prof, samID, "Make student")
+	sam.waitFor("student again", `document.querySelectorAll('#chat-list .msg-del').length === 0 && !document.getElementById('btn-hand').hidden`, 15*time.Second)
 }

@@ -221,6 +221,7 @@ export class ChatView {
     const head = el('div', grouped ? 'msg-head visually-hidden' : 'msg-head');
     head.append(el('span', 'msg-name', own ? 'You' : m.fromName));
     if (m.fromRole === 'instructor') head.append(el('span', 'role-badge', 'Instructor'));
+    if (m.fromRole === 'co_instructor') head.append(el('span', 'role-badge', 'Co-instructor'));
     if (priv) {
       const tag = iconEl('span', 'msg-private', 'lock');
       tag.append(el('span', '', 'To instructors'));

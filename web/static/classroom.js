@@ -58,7 +58,8 @@ export class Classroom {
   }
 
   get self() { return this.participants.get(this.me) || null; }
-  get isInstructor() { return !!this.self && this.self.role === 'instructor'; }
+  /** Instructors and co-instructors: the server gives both the same classroom powers. */
+  get isInstructor() { return !!this.self && (this.self.role === 'instructor' || this.self.role === 'co_instructor'); }
   get handRaised() { return this.hands.includes(this.me); }
 
   /** Whether m was sent by this user: by this session, or by an earlier one (before a reload). */
