@@ -462,3 +462,61 @@ func SpreadEvenly(identities []string, count int, fixed []Assignment) map[string
 	}
 	return out
 }
+
+// breakoutChanger is the one breakout primitive each store implements: apply a change to the plan
+// atomically and publish its event. breakoutOps builds every BreakoutStore change method on it, so
+// the two stores share them.
+type breakoutChanger interface {
+	changeBreakouts(ctx context.Context, room, by string, c breakoutChange) (BreakoutPlan, bool, error)
+}
+
+// breakoutOps is embedded in both stores.
+type breakoutOps struct{ c breakoutChanger }
+
+// OpenBreakouts implements BreakoutStore.
+func (o breakoutOps) OpenBreakouts(ctx context.Context, room string, opt BreakoutOptions) (BreakoutPlan, error) {
+	p, _, err := o.c.changeBreakouts(ctx, room, opt.By, openBreakouts(room, opt))
+	return p, err
+}
+
+// AssignBreakouts implements BreakoutStore.
+func (o breakoutOps) AssignBreakouts(ctx context.Context, room string, gen uint64, as []Assignment, by string) (BreakoutPlan, error) {
+	p, _, err := o.c.changeBreakouts(ctx, room, by, assignBreakouts(gen, as))
+	return p, err
+}
+
+// ChooseBreakout implements BreakoutStore.
+func (o breakoutOps) ChooseBreakout(ctx context.Context, room string, gen uint64, a Assignment, by string) (BreakoutPlan, error) {
+	p, _, err := o.c.changeBreakouts(ctx, room, by, chooseBreakout(gen, a))
+	return p, err
+}
+
+// ExtendBreakouts implements BreakoutStore.
+func (o breakoutOps) ExtendBreakouts(ctx context.Context, room string, gen uint64, d time.Duration, by string) (BreakoutPlan, error) {
+	p, _, err := o.c.changeBreakouts(ctx, room, by, extendBreakouts(gen, d))
+	return p, err
+}
+
+// BroadcastToBreakouts implements BreakoutStore.
+func (o breakoutOps) BroadcastToBreakouts(ctx context.Context, room string, gen uint64, b BreakoutBroadcast) (BreakoutPlan, error) {
+	p, _, err := o.c.changeBreakouts(ctx, room, b.From, broadcastToBreakouts(gen, b))
+	return p, err
+}
+
+// RequestBreakoutHelp implements BreakoutStore.
+func (o breakoutOps) RequestBreakoutHelp(ctx context.Context, room string, gen uint64, h HelpRequest) (BreakoutPlan, error) {
+	p, _, err := o.c.changeBreakouts(ctx, room, h.ParticipantID, requestBreakoutHelp(gen, h))
+	return p, err
+}
+
+// ClearBreakoutHelp implements BreakoutStore.
+func (o breakoutOps) ClearBreakoutHelp(ctx context.Context, room string, gen uint64, breakout int, by string) (BreakoutPlan, error) {
+	p, _, err := o.c.changeBreakouts(ctx, room, by, clearBreakoutHelp(gen, breakout))
+	return p, err
+}
+
+// CloseBreakouts implements BreakoutStore.
+func (o breakoutOps) CloseBreakouts(ctx context.Context, room string, c BreakoutClose) (bool, error) {
+	_, closed, err := o.c.changeBreakouts(ctx, room, c.By, closeBreakouts(c))
+	return closed, err
+}

@@ -11,6 +11,8 @@ import (
 
 // MemoryStore is the embedded Store: all state lives in this process, which is all a single node needs.
 type MemoryStore struct {
+	breakoutOps // the BreakoutStore changes, on changeBreakouts
+
 	mu     sync.Mutex
 	rooms  map[string]*memRoom
 	closed bool
@@ -36,7 +38,9 @@ type memRoom struct {
 
 // NewMemoryStore returns an empty in-process store.
 func NewMemoryStore() *MemoryStore {
-	return &MemoryStore{rooms: make(map[string]*memRoom)}
+	s := &MemoryStore{rooms: make(map[string]*memRoom)}
+	s.breakoutOps = breakoutOps{s}
+	return s
 }
 
 // room returns the named room, creating it if needed. Rooms are never deleted: an empty room costs a

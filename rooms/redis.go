@@ -44,6 +44,8 @@ type RedisOptions struct {
 // keys remain: Seq must never go back, settings and removals outlive a short absence, and the rest is
 // kept (without expiry) for the lesson timeline and the attendance export.
 type RedisStore struct {
+	breakoutOps // the BreakoutStore changes, on changeBreakouts
+
 	client *redis.Client
 	prefix string
 
@@ -82,6 +84,7 @@ func NewRedisStore(ctx context.Context, url string, opts RedisOptions) (*RedisSt
 		opts.KeyPrefix = "chalk:"
 	}
 	s := &RedisStore{client: client, prefix: opts.KeyPrefix, chans: make(map[string]*redisChan), done: make(chan struct{})}
+	s.breakoutOps = breakoutOps{s}
 	s.ps = client.Subscribe(context.Background())
 	s.wg.Add(1)
 	go s.read(s.ps, 0)
