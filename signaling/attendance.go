@@ -3,13 +3,11 @@ package signaling
 import (
 	"context"
 	"encoding/csv"
-	"errors"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/chalk-edu/chalk/auth"
 	"github.com/chalk-edu/chalk/rooms"
 )
 
@@ -27,29 +25,15 @@ var attendanceColumns = []string{"identity", "name", "role", "room", "joined_at"
 
 func (h *Hub) serveAttendance(w http.ResponseWriter, r *http.Request) {
 	room := r.PathValue("room")
-	if !roomNameRE.MatchString(room) {
+	if !roomNameRE.MatchString(room) { // a main room: its export covers its breakout rooms
 		httpError(w, http.StatusNotFound, "no such room: a room name is 1-64 letters, digits, '-' or '_'")
 		return
 	}
-	token := r.URL.Query().Get("token")
-	if scheme, t, ok := strings.Cut(r.Header.Get("Authorization"), " "); ok && strings.EqualFold(scheme, "Bearer") {
-		token = strings.TrimSpace(t)
-	}
-	if token == "" || h.cfg.Tokens == nil {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="chalk"`)
-		httpError(w, http.StatusUnauthorized, "an instructor's join token for this room is required: send it as \"Authorization: Bearer <token>\" or as ?token=")
+	g, ok := h.roomGrant(w, r, room)
+	if !ok {
 		return
 	}
-	g, err := h.cfg.Tokens.Check(token, room)
-	switch {
-	case errors.Is(err, auth.ErrWrongRoom):
-		httpError(w, http.StatusForbidden, "this token is for another room; use an instructor's token for "+room)
-		return
-	case err != nil:
-		w.Header().Set("WWW-Authenticate", `Bearer realm="chalk", error="invalid_token"`)
-		httpError(w, http.StatusUnauthorized, err.Error())
-		return
-	case !g.Role.Moderator():
+	if !g.Role.Moderator() {
 		httpError(w, http.StatusForbidden, "only an instructor or co-instructor can export attendance; this token is a "+string(g.Role)+"'s")
 		return
 	}

@@ -254,11 +254,9 @@ func (s *session) handleStartRecording(conn *wsConn) {
 		s.fail(conn, protoErr(CodeRecordingUnavailable, "start_recording", "this server is not set up to record"))
 		return
 	}
-	now := time.Now().UTC()
-	r := rooms.Recording{ID: recorder.NewLessonID(s.room, now), Node: s.hub.cfg.Node, StartedAt: now, By: s.me.ID}
 	ctx, cancel := s.ctx()
 	defer cancel()
-	switch err := s.hub.cfg.Store.StartRecording(ctx, s.room, r); {
+	switch err := s.hub.cfg.Store.StartRecording(ctx, s.room, s.newRecording(s.me.ID)); {
 	case errors.Is(err, rooms.ErrRecordingActive):
 		s.fail(conn, protoErr(CodeConflict, "start_recording", "the room is already being recorded"))
 	case err != nil:
@@ -312,11 +310,17 @@ func (s *session) autoRecord() {
 	if !s.hub.cfg.AutoRecord || s.hub.recs.svc == nil || !s.isInstructor() {
 		return
 	}
-	now := time.Now().UTC()
 	ctx, cancel := s.ctx()
 	defer cancel()
-	err := s.hub.cfg.Store.StartRecording(ctx, s.room, rooms.Recording{ID: recorder.NewLessonID(s.room, now), Node: s.hub.cfg.Node, StartedAt: now})
+	err := s.hub.cfg.Store.StartRecording(ctx, s.room, s.newRecording(""))
 	if err != nil && !errors.Is(err, rooms.ErrRecordingActive) {
 		s.log.Error("start recording automatically", "err", err)
 	}
+}
+
+// newRecording names a recording of the session's room, captured by this node (which holds the
+// room's media); by is who started it, "" when automatic.
+func (s *session) newRecording(by string) rooms.Recording {
+	now := time.Now().UTC()
+	return rooms.Recording{ID: recorder.NewLessonID(s.room, now), Node: s.hub.cfg.Node, StartedAt: now, By: by}
 }
