@@ -224,7 +224,16 @@ func TestPaddingOnlyPacketsAreNotForwarded(t *testing.T) {
 	p, client := connectSubscriber(t, s, up, "sub", &got)
 	defer client.Close()
 	defer p.Close()
+	// connectSubscriber feeds keyframes until the first arrives; let the rest of them land first.
 	before := got.Load()
+	for settle := time.Now().Add(2 * time.Second); time.Now().Before(settle); {
+		time.Sleep(100 * time.Millisecond)
+		if n := got.Load(); n == before {
+			break
+		} else {
+			before = n
+		}
+	}
 	for i := uint16(2000); i < 2010; i++ {
 		up.forward(&rtp.Packet{Header: rtp.Header{Version: 2, Padding: true, SequenceNumber: i, SSRC: 1}, PaddingSize: 200})
 	}

@@ -149,12 +149,22 @@ func TestBrowsersRecordALesson(t *testing.T) {
 	if v, a := probe.StreamsOf("video"), probe.StreamsOf("audio"); len(v) != 1 || v[0].Codec != "h264" || len(a) != 1 || a[0].Codec != "aac" {
 		t.Fatalf("lesson.mp4 streams = %+v", probe.Streams)
 	}
-	t.Logf("lesson %s: %d bytes, lasts %v, recorded %v", ready.Lesson.ID, whole.Size, probe.Duration, recorded.Round(time.Millisecond))
-	if d := probe.Duration - recorded; d < -recordedTolerance || d > recordedTolerance {
-		t.Errorf("lesson.mp4 lasts %v; the recording lasted %v (from recording_started to recording_stopped as the room saw them)", probe.Duration, recorded)
+	// The recorded time is the server's: from when its recorder started to when it stopped, which the
+	// lesson reports. The instructor's client only sees the two events, each possibly delayed by
+	// whatever its read loop was doing (a renegotiation under load), so it is a sanity check.
+	serverRecorded := time.Duration(ready.Lesson.Duration * float64(time.Second))
+	t.Logf("lesson %s: %d bytes, lasts %v, recorded %v (the client saw %v)", ready.Lesson.ID, whole.Size, probe.Duration,
+		serverRecorded.Round(time.Millisecond), recorded.Round(time.Millisecond))
+	if d := probe.Duration - serverRecorded; d < -recordedTolerance || d > recordedTolerance {
+		t.Errorf("lesson.mp4 lasts %v; the recording lasted %v", probe.Duration, serverRecorded)
+	}
+	if d := serverRecorded - recorded; d < -clientSkew || d > clientSkew {
+		t.Errorf("the server recorded %v; the client saw %v between recording_started and recording_stopped", serverRecorded, recorded)
 	}
 }
 
-// recordedTolerance: the instructor's client measures the recording between the two events it
-// receives; the server measures between the store's changes. Both go through one event path.
+// recordedTolerance bounds the lesson video's length against the recorded time.
 const recordedTolerance = 500 * time.Millisecond
+
+// clientSkew bounds how far the client's view of the recording's length may be from the server's.
+const clientSkew = time.Second
