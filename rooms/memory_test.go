@@ -39,3 +39,7 @@ func BenchmarkMemoryStoreJoinLeave(b *testing.B) {
 		}
 	}
 }
+
+func TestMemoryDocs(t *testing.T) {
+	storetest.RunDocs(t, func(t *testing.T) rooms.Docs { return rooms.NewMemoryDocs() })
+}

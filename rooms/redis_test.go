@@ -52,6 +52,15 @@ func TestRedisStore(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) rooms.Store { return newRedisStore(t, url, "") })
 }
 
+func TestRedisDocs(t *testing.T) {
+	url := redistest.Start(t)
+	n := 0
+	storetest.RunDocs(t, func(t *testing.T) rooms.Docs {
+		n++ // a fresh prefix per test: an empty store on the shared server
+		return newRedisStore(t, url, fmt.Sprintf("docs%d:", n))
+	})
+}
+
 // Two nodes sharing one Redis must see the same events in the same order, whichever node applied them.
 func TestRedisTwoNodesSeeOneOrder(t *testing.T) {
 	url := redistest.Start(t)
