@@ -15,7 +15,6 @@ import (
 
 	"github.com/chalk-edu/chalk/auth"
 	"github.com/chalk-edu/chalk/recorder"
-	"github.com/chalk-edu/chalk/recorder/storage"
 	"github.com/chalk-edu/chalk/rooms"
 	"github.com/chalk-edu/chalk/sfu"
 )
@@ -39,8 +38,6 @@ type Config struct {
 	Recorder *recorder.Service
 	// AutoRecord starts recording a room when an instructor joins it and it is not being recorded.
 	AutoRecord bool
-	// Lessons is where lessons' objects are stored, for the lesson API; nil: none are served.
-	Lessons storage.Store
 }
 
 // Hub serves the /ws endpoint of one node: it holds the node's sessions, subscribes to the events

@@ -1,4 +1,4 @@
-package signaling
+package lessons
 
 import (
 	"context"
@@ -6,16 +6,13 @@ import (
 	"errors"
 	"net/http"
 	"regexp"
-	"strings"
 
-	"github.com/chalk-edu/chalk/auth"
 	"github.com/chalk-edu/chalk/recorder"
 	"github.com/chalk-edu/chalk/recorder/storage"
 	"github.com/chalk-edu/chalk/rooms"
 )
 
-// The lesson API lives beside the attendance export for the same reason: signaling decides who may
-// see what of a room. Which lessons a room has is classroom state (the store's Lessons); the bytes
+// Lessons and their files. Which lessons a room has is classroom state (the store's Lessons); the bytes
 // are in the lesson storage. A request names a room and a lesson, and is served only if its token
 // is for that room AND the store lists the lesson as that room's — the path is never trusted to
 // name a storage key — and only the objects below, never the per-track originals.
@@ -40,25 +37,18 @@ type lessonListMsg struct {
 	Lessons []rooms.Lesson `json:"lessons"` // oldest first
 }
 
-// LessonListHandler serves GET /api/rooms/{room}/lessons: the room's lessons as JSON, for any
-// participant's join token of that room ("Authorization: Bearer <token>" or ?token=).
-func (h *Hub) LessonListHandler() http.Handler { return http.HandlerFunc(h.serveLessonList) }
-
-// LessonObjectHandler serves GET /api/rooms/{room}/lessons/{id}/{object}: one object of one of the
-// room's lessons, with Range requests (a player seeks), ETag and Last-Modified, streamed from the
-// lesson storage. Same tokens as the list.
-func (h *Hub) LessonObjectHandler() http.Handler { return http.HandlerFunc(h.serveLessonObject) }
-
-func (h *Hub) serveLessonList(w http.ResponseWriter, r *http.Request) {
+// serveLessonList serves GET /api/rooms/{room}/lessons: the room's lessons as JSON, for any
+// participant's join token of that room.
+func (s *Service) serveLessonList(w http.ResponseWriter, r *http.Request) {
 	room := r.PathValue("room")
-	if _, ok := h.roomGrant(w, r, room); !ok {
+	if _, ok := s.grant(w, r, room); !ok {
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), storeTimeout)
 	defer cancel()
-	ls, err := h.cfg.Store.Lessons(ctx, room)
+	ls, err := s.cfg.Store.Lessons(ctx, room)
 	if err != nil {
-		h.log.Error("read lessons", "room", room, "err", err)
+		s.log.Error("read lessons", "room", room, "err", err)
 		httpError(w, http.StatusServiceUnavailable, "the classroom state store is unavailable; try again")
 		return
 	}
@@ -68,13 +58,16 @@ func (h *Hub) serveLessonList(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	if err := json.NewEncoder(w).Encode(lessonListMsg{Room: room, Lessons: ls}); err != nil {
-		h.log.Warn("write lessons", "room", room, "err", err)
+		s.log.Warn("write lessons", "room", room, "err", err)
 	}
 }
 
-func (h *Hub) serveLessonObject(w http.ResponseWriter, r *http.Request) {
+// serveLessonObject serves GET /api/rooms/{room}/lessons/{id}/{object}: one object of one of the
+// room's lessons, with Range requests (a player seeks), ETag and Last-Modified, streamed from the
+// lesson storage.
+func (s *Service) serveLessonObject(w http.ResponseWriter, r *http.Request) {
 	room, id, name := r.PathValue("room"), r.PathValue("id"), r.PathValue("object")
-	if _, ok := h.roomGrant(w, r, room); !ok {
+	if _, ok := s.grant(w, r, room); !ok {
 		return
 	}
 	obj, known := lessonObjects[name]
@@ -88,10 +81,10 @@ func (h *Hub) serveLessonObject(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), storeTimeout)
-	ls, err := h.cfg.Store.Lessons(ctx, room)
+	ls, err := s.cfg.Store.Lessons(ctx, room)
 	cancel()
 	if err != nil {
-		h.log.Error("read lessons", "room", room, "err", err)
+		s.log.Error("read lessons", "room", room, "err", err)
 		httpError(w, http.StatusServiceUnavailable, "the classroom state store is unavailable; try again")
 		return
 	}
@@ -106,18 +99,18 @@ func (h *Hub) serveLessonObject(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusNotFound, noLesson)
 		return
 	}
-	if h.cfg.Lessons == nil {
+	if s.cfg.Objects == nil {
 		httpError(w, http.StatusServiceUnavailable, "this server has no lesson storage")
 		return
 	}
 	// The request's context, not a timeout: a download lasts as long as the viewer's connection.
-	f, info, err := h.cfg.Lessons.Open(r.Context(), recorder.Prefix(lesson.ID)+obj.file)
+	f, info, err := s.cfg.Objects.Open(r.Context(), recorder.Prefix(lesson.ID)+obj.file)
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
 		httpError(w, http.StatusNotFound, obj.file+" of this lesson is not stored (the lesson is "+lesson.Status+"); try again when it is ready")
 		return
 	case err != nil:
-		h.log.Error("open lesson object", "room", room, "lesson", id, "object", obj.file, "err", err)
+		s.log.Error("open lesson object", "room", room, "lesson", id, "object", obj.file, "err", err)
 		httpError(w, http.StatusServiceUnavailable, "the lesson storage is unavailable; try again")
 		return
 	}
@@ -134,36 +127,4 @@ func (h *Hub) serveLessonObject(w http.ResponseWriter, r *http.Request) {
 	hd.Set("Content-Disposition", `inline; filename="`+lesson.ID+"-"+obj.file+`"`)
 	// ServeContent answers Range, If-Range, If-None-Match and If-Modified-Since, seeking f.
 	http.ServeContent(w, r, obj.file, info.ModTime, f)
-}
-
-// roomGrant checks that the request carries a join token for room, of any role, sent as
-// "Authorization: Bearer <token>" or as ?token= (a <video> element cannot set headers). A breakout
-// room ("math.b2") is recorded as its own lesson but joined with its main room's tokens, so the main
-// room's token grants it. If not granted, it writes the error and returns false.
-func (h *Hub) roomGrant(w http.ResponseWriter, r *http.Request, room string) (auth.Grant, bool) {
-	main, _ := rooms.ParseBreakoutRoom(room)
-	if !roomNameRE.MatchString(main) {
-		httpError(w, http.StatusNotFound, "no such room: a room name is 1-64 letters, digits, '-' or '_'")
-		return auth.Grant{}, false
-	}
-	token := r.URL.Query().Get("token")
-	if scheme, t, ok := strings.Cut(r.Header.Get("Authorization"), " "); ok && strings.EqualFold(scheme, "Bearer") {
-		token = strings.TrimSpace(t)
-	}
-	if token == "" || h.cfg.Tokens == nil {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="chalk"`)
-		httpError(w, http.StatusUnauthorized, "a join token for this room is required: send it as \"Authorization: Bearer <token>\" or as ?token=")
-		return auth.Grant{}, false
-	}
-	g, err := h.cfg.Tokens.Check(token, main)
-	switch {
-	case errors.Is(err, auth.ErrWrongRoom):
-		httpError(w, http.StatusForbidden, "this token is for another room; use a join token for "+main)
-		return auth.Grant{}, false
-	case err != nil:
-		w.Header().Set("WWW-Authenticate", `Bearer realm="chalk", error="invalid_token"`)
-		httpError(w, http.StatusUnauthorized, err.Error())
-		return auth.Grant{}, false
-	}
-	return g, true
 }
