@@ -75,28 +75,8 @@ func (s *Service) serveLessonObject(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusNotFound, "no such lesson object: one of video (lesson.mp4), preview.webm, poster.jpg, timeline.json, manifest.json")
 		return
 	}
-	const noLesson = "this room has no such lesson"
-	if !lessonIDRE.MatchString(id) {
-		httpError(w, http.StatusNotFound, noLesson)
-		return
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), storeTimeout)
-	ls, err := s.cfg.Store.Lessons(ctx, room)
-	cancel()
-	if err != nil {
-		s.log.Error("read lessons", "room", room, "err", err)
-		httpError(w, http.StatusServiceUnavailable, "the classroom state store is unavailable; try again")
-		return
-	}
-	var lesson *rooms.Lesson
-	for i := range ls {
-		if ls[i].ID == id {
-			lesson = &ls[i]
-			break
-		}
-	}
-	if lesson == nil {
-		httpError(w, http.StatusNotFound, noLesson)
+	lesson, ok := s.roomLesson(w, r, room, id)
+	if !ok {
 		return
 	}
 	if s.cfg.Objects == nil {
@@ -127,4 +107,30 @@ func (s *Service) serveLessonObject(w http.ResponseWriter, r *http.Request) {
 	hd.Set("Content-Disposition", `inline; filename="`+lesson.ID+"-"+obj.file+`"`)
 	// ServeContent answers Range, If-Range, If-None-Match and If-Modified-Since, seeking f.
 	http.ServeContent(w, r, obj.file, info.ModTime, f)
+}
+
+// roomLesson returns lesson id if the store lists it as room's. If not (or the id cannot be a
+// lesson's, or the store did not answer), it writes the error and returns false: a lesson of
+// another room is "no such lesson" too, so ids cannot be probed across rooms.
+func (s *Service) roomLesson(w http.ResponseWriter, r *http.Request, room, id string) (*rooms.Lesson, bool) {
+	const noLesson = "this room has no such lesson"
+	if !lessonIDRE.MatchString(id) {
+		httpError(w, http.StatusNotFound, noLesson)
+		return nil, false
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), storeTimeout)
+	defer cancel()
+	ls, err := s.cfg.Store.Lessons(ctx, room)
+	if err != nil {
+		s.log.Error("read lessons", "room", room, "err", err)
+		httpError(w, http.StatusServiceUnavailable, "the classroom state store is unavailable; try again")
+		return nil, false
+	}
+	for i := range ls {
+		if ls[i].ID == id {
+			return &ls[i], true
+		}
+	}
+	httpError(w, http.StatusNotFound, noLesson)
+	return nil, false
 }
