@@ -44,6 +44,9 @@ func newDownTrack(up *UpTrack, m *Metrics) *DownTrack {
 	d := &DownTrack{up: up, id: up.id, streamID: streamIDFor(up), metrics: m}
 	d.needKeyframe.Store(up.kind == webrtc.RTPCodecTypeVideo)
 	d.sel = newSelection()
+	if up.sc != nil {
+		d.sel.target = -1 // placed on a layer by reselect when attached
+	}
 	d.vp8 = strings.EqualFold(up.codec.MimeType, webrtc.MimeTypeVP8)
 	return d
 }

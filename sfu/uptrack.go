@@ -42,8 +42,8 @@ type UpTrack struct {
 
 	paused atomic.Bool // a moderator turned the source off: see SetPaused
 
-	sc    *simulcast // the published track of a simulcast source: its layers (simulcast.go)
-	layer *layerInfo // one layer of a simulcast source: which, and what arrives on it
+	sc    *simulcast  // the published track of a simulcast source: its layers (simulcast.go)
+	layer *layerInfo  // one layer of a simulcast source: which, and what arrives on it
 	voice *voiceMeter // audio with the audio-level extension: the speaker detector's input (speaker.go)
 
 	done chan struct{}
