@@ -41,6 +41,11 @@ type Config struct {
 	AutoRecord bool
 	// Lessons is where lessons' objects are stored, for the lesson API; nil: none are served.
 	Lessons storage.Store
+
+	// VideoLastN: in a room with more than VideoLastNAbove cameras, a student receives only the
+	// cameras of the VideoLastN most recent speakers (and every moderator's camera and screen share).
+	// 0 turns the rule off.
+	VideoLastN, VideoLastNAbove int
 }
 
 // Hub serves the /ws endpoint of one node: it holds the node's sessions, subscribes to the events
@@ -85,6 +90,9 @@ func NewHub(cfg Config) *Hub {
 		rooms: map[string]*hubRoom{}, byResume: map[string]*session{}, all: map[*session]struct{}{},
 	}
 	h.recs = newRecordings(h, cfg.Recorder)
+	if cfg.SFU != nil {
+		cfg.SFU.OnActiveSpeakers(h.speakersChanged)
+	}
 	return h
 }
 
