@@ -121,18 +121,23 @@ func (t *UpTrack) layerAt(i int) *UpTrack {
 	return t.sc.layers[i].Load()
 }
 
-// Layers reports how many simulcast layers of the track are arriving now (1 for a track without
-// simulcast), and each one's frame width (0: no keyframe seen yet).
+// Layers reports how many simulcast layers of the track have arrived and are still read (1 for a
+// track without simulcast), and each one's frame width at its last keyframe (0: none seen yet).
+// A layer the publisher paused (its encoder short of bandwidth or CPU) still counts here; layer
+// selection skips it while it is idle.
 func (t *UpTrack) Layers() (n int, widths [maxLayers]int) {
 	if t.sc == nil {
 		return 1, widths
 	}
-	t.sc.mu.Lock()
-	defer t.sc.mu.Unlock()
-	for i := range t.sc.states {
-		if t.sc.states[i].active {
+	for i := range t.sc.layers {
+		if l := t.sc.layers[i].Load(); l != nil {
+			select {
+			case <-l.done:
+				continue
+			default:
+			}
 			n++
-			widths[i] = t.sc.states[i].width
+			widths[i] = int(l.layer.width.Load())
 		}
 	}
 	return n, widths

@@ -368,8 +368,9 @@ func (s *session) onEvent(ev rooms.Event) {
 		return
 	}
 	s.seq = ev.Seq
-	s.media.note(ev)
-	s.mbox.post(s.applyLastN) // once the event's subscriptions are in place
+	if s.media.note(ev) {
+		s.mbox.post(s.applyLastN) // once the event's subscriptions are in place
+	}
 	if s.onModerationEvent(ev) || s.onClassroomEvent(ev) || s.onPollEvent(ev) || s.onRecordingEvent(ev) {
 		return
 	}

@@ -82,8 +82,8 @@ func (v *mediaView) fromSnapshot(snap rooms.Snapshot) {
 	}
 }
 
-// note follows one room event.
-func (v *mediaView) note(ev rooms.Event) {
+// note follows one room event and reports whether it changed who has a camera or a role.
+func (v *mediaView) note(ev rooms.Event) bool {
 	v.init()
 	switch ev.Type {
 	case rooms.EventParticipantJoined, rooms.EventParticipantUpdated:
@@ -104,7 +104,10 @@ func (v *mediaView) note(ev rooms.Event) {
 			e.camera = ev.Type == rooms.EventTrackPublished
 			v.roster[ev.ParticipantID] = e
 		}
+	default:
+		return false
 	}
+	return true
 }
 
 func hasCamera(ts []rooms.Track) bool {

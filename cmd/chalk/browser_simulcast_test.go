@@ -9,14 +9,14 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-// publisherLayers lists the camera's simulcast layers a page is sending: rid, frame size, frames
+// publisherLayers lists the camera's simulcast layers a page is sending (those with frames): rid, size, frames
 // encoded (the publish connection's outbound-rtp video stats).
 const publisherLayers = `(async () => {
   const pc = window.chalk && window.chalk.pcs().publish;
   if (!pc) return [];
   const out = [];
   (await pc.getStats()).forEach((r) => {
-    if (r.type === 'outbound-rtp' && r.kind === 'video' && r.rid) {
+    if (r.type === 'outbound-rtp' && r.kind === 'video' && r.rid && r.frameWidth) {
       out.push({rid: r.rid, width: r.frameWidth || 0, frames: r.framesEncoded || 0});
     }
   });
