@@ -19,6 +19,7 @@ import (
 	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/interceptor/pkg/report"
 	"github.com/pion/interceptor/pkg/twcc"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -51,6 +52,8 @@ type SFU struct {
 
 	mu    sync.Mutex
 	rooms map[string]*room
+
+	speakersOnce sync.Once // OnActiveSpeakers starts the detector once
 }
 
 // New opens the media sockets and prepares the WebRTC stack.
@@ -129,6 +132,16 @@ func (s *SFU) newAPI() (*webrtc.API, error) {
 		if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: transportCCURI}, kind, webrtc.RTPTransceiverDirectionRecvonly); err != nil {
 			return nil, fmt.Errorf("sfu: register transport-cc: %w", err)
 		}
+	}
+	// Simulcast (RIDs, with the mid to find their transceiver) from publishers, and audio levels for
+	// the active speaker.
+	for _, uri := range []string{sdp.SDESMidURI, sdp.SDESRTPStreamIDURI} {
+		if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: uri}, webrtc.RTPCodecTypeVideo, webrtc.RTPTransceiverDirectionRecvonly); err != nil {
+			return nil, fmt.Errorf("sfu: register %s: %w", uri, err)
+		}
+	}
+	if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.AudioLevelURI}, webrtc.RTPCodecTypeAudio, webrtc.RTPTransceiverDirectionRecvonly); err != nil {
+		return nil, fmt.Errorf("sfu: register audio level: %w", err)
 	}
 	tw, err := twcc.NewSenderInterceptor()
 	if err != nil {

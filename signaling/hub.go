@@ -38,6 +38,10 @@ type Config struct {
 	Recorder *recorder.Service
 	// AutoRecord starts recording a room when an instructor joins it and it is not being recorded.
 	AutoRecord bool
+	// VideoLastN: in a room with more than VideoLastNAbove cameras, a student receives only the
+	// cameras of the VideoLastN most recent speakers (and every moderator's camera and screen share).
+	// 0 turns the rule off.
+	VideoLastN, VideoLastNAbove int
 }
 
 // Hub serves the /ws endpoint of one node: it holds the node's sessions, subscribes to the events
@@ -82,6 +86,9 @@ func NewHub(cfg Config) *Hub {
 		rooms: map[string]*hubRoom{}, byResume: map[string]*session{}, all: map[*session]struct{}{},
 	}
 	h.recs = newRecordings(h, cfg.Recorder)
+	if cfg.SFU != nil {
+		cfg.SFU.OnActiveSpeakers(h.speakersChanged)
+	}
 	return h
 }
 

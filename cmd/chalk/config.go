@@ -8,25 +8,29 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/chalk-edu/chalk/signaling"
 )
 
 // serveConfig is everything `chalk serve` can be told. Each field is a flag whose default comes from
 // a CHALK_* environment variable; README.md's configuration table lists the same, keep them in step.
 type serveConfig struct {
-	Listen       string
-	MediaPort    int
-	MediaTCPPort int
-	MediaBind    string
-	PublicIPs    []string
-	RedisURL     string
-	Storage      string
-	MinIO        minioConfig // empty Endpoint: lessons stay in the storage directory
-	AutoRecord   bool
-	Dev          bool
-	TokenSecret  string
-	PublicURL    string
-	NodeID       string
-	LogLevel     slog.Level
+	Listen          string
+	MediaPort       int
+	MediaTCPPort    int
+	MediaBind       string
+	PublicIPs       []string
+	RedisURL        string
+	Storage         string
+	MinIO           minioConfig // empty Endpoint: lessons stay in the storage directory
+	AutoRecord      bool
+	Dev             bool
+	TokenSecret     string
+	PublicURL       string
+	NodeID          string
+	LogLevel        slog.Level
+	VideoLastN      int // in rooms with more than VideoLastNAbove cameras, students get the last N speakers' cameras
+	VideoLastNAbove int
 }
 
 // env reads defaults from the environment and remembers the first malformed value.
@@ -84,6 +88,8 @@ func parseServeConfig(args []string) (serveConfig, error) {
 	c.MinIO.AccessKey = e.str("CHALK_MINIO_ACCESS_KEY", "")
 	c.MinIO.SecretKey = e.str("CHALK_MINIO_SECRET_KEY", "")
 	fs.BoolVar(&c.AutoRecord, "auto-record", e.bool("CHALK_AUTO_RECORD", false), "start recording a room when an instructor joins it (env CHALK_AUTO_RECORD)")
+	fs.IntVar(&c.VideoLastN, "video-last-n", e.int("CHALK_VIDEO_LAST_N", signaling.DefaultVideoLastN), "in a large room a student receives only the cameras of this many recent speakers (and instructors' and screen shares); 0: everyone's (env CHALK_VIDEO_LAST_N)")
+	fs.IntVar(&c.VideoLastNAbove, "video-last-n-above", e.int("CHALK_VIDEO_LAST_N_ABOVE", signaling.DefaultVideoLastNAbove), "a room is large when it has more cameras than this (env CHALK_VIDEO_LAST_N_ABOVE)")
 	level := fs.String("log-level", e.str("CHALK_LOG_LEVEL", "info"), "debug, info, warn or error (env CHALK_LOG_LEVEL)")
 	if e.err != nil {
 		return c, e.err

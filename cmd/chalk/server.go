@@ -105,6 +105,7 @@ func newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (*server,
 	hub = signaling.NewHub(signaling.Config{
 		Store: s.store, SFU: s.sfu, Tokens: s.tokens, DevMode: cfg.Dev, Node: cfg.NodeID,
 		Logger: log, Metrics: sigMetrics, Recorder: s.rec, AutoRecord: cfg.AutoRecord,
+		VideoLastN: cfg.VideoLastN, VideoLastNAbove: cfg.VideoLastNAbove,
 	})
 	s.hub = hub
 	recCtx, stopRec := context.WithCancel(context.Background())

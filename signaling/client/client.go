@@ -26,6 +26,8 @@ type Options struct {
 	Identity string
 	// Audio and Video create microphone and camera tracks the caller writes RTP to.
 	Audio, Video bool
+	// Simulcast makes the camera (Video) send three layers (SimulcastRIDs), written to Layers.
+	Simulcast bool
 	// Screen creates a screen-share track (VP8), declared in the publish offer; send "publish"
 	// {source: "screen"} to share it.
 	Screen bool
@@ -53,8 +55,9 @@ type Client struct {
 	Audio  *webrtc.TrackLocalStaticRTP
 	Video  *webrtc.TrackLocalStaticRTP
 	Screen *webrtc.TrackLocalStaticRTP
-	Joined json.RawMessage // the joined message's data
-	ID     string          // our participant id
+	Layers []*webrtc.TrackLocalStaticRTP // the camera's simulcast layers, lowest first (Options.Simulcast)
+	Joined json.RawMessage               // the joined message's data
+	ID     string                        // our participant id
 
 	writeMu sync.Mutex
 	mu      sync.Mutex
@@ -64,6 +67,9 @@ type Client struct {
 	errs    chan error
 	done    chan struct{}
 	where   whereabouts // the room we are in, which the server may change (breakouts)
+
+	simTr          *webrtc.RTPTransceiver // the simulcast camera (Options.Simulcast)
+	midExt, ridExt uint8                  // their negotiated header extension ids
 }
 
 // Dial connects, joins, and (if Audio or Video) negotiates the publish connection. It returns once
@@ -128,6 +134,9 @@ func newAPI() (*webrtc.API, error) {
 	if err := m.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, PayloadType: 111}, webrtc.RTPCodecTypeAudio); err != nil {
 		return nil, err
 	}
+	if err := webrtc.ConfigureSimulcastExtensionHeaders(m); err != nil {
+		return nil, err
+	}
 	ir := &interceptor.Registry{}
 	if err := webrtc.ConfigureNack(m, ir); err != nil {
 		return nil, err
@@ -169,7 +178,13 @@ func (c *Client) publish(ctx context.Context) error {
 		}
 		trs, sources = append(trs, tr), append(sources, "microphone")
 	}
-	if c.opts.Video {
+	if c.opts.Video && c.opts.Simulcast {
+		tr, err := c.addSimulcastCamera(stream)
+		if err != nil {
+			return err
+		}
+		trs, sources = append(trs, tr), append(sources, "camera")
+	} else if c.opts.Video {
 		c.Video, _ = webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, "cam", stream)
 		tr, err := c.pub.AddTransceiverFromTrack(c.Video, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
 		if err != nil {

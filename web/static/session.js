@@ -5,6 +5,7 @@
 
 import { Signaling, socketURL } from './signaling.js';
 import { Publisher, Subscriber } from './rtc.js';
+import { VideoQuality } from './quality.js';
 
 const BACKOFF_MS = [500, 1000, 2000, 4000, 5000];
 
@@ -42,6 +43,7 @@ export class Session {
     this.queue = Promise.resolve();
     this.screenAnnounced = false;
     this.told = {};
+    this.quality = new VideoQuality(this.grid, (d) => this.connected && this.send('set_video_quality', d));
   }
 
   get connected() { return this.state === 'joined' && !!this.sig && this.sig.open; }
@@ -138,6 +140,7 @@ export class Session {
       case 'breakout_broadcast':
       case 'breakout_help':
         return this.breakouts && this.breakouts.message(type, d);
+      case 'active_speakers': return this.grid.setSpeakers(d.speakers || []);
       case 'error': return this.error(d);
       case 'bye':
         if (d.reason === 'replaced') return this.end('replaced');
@@ -154,6 +157,7 @@ export class Session {
   async joined(d) {
     this.state = 'joined';
     this.attempt = 0;
+    this.quality.reset();
     this.resumeToken = d.resumeToken || null;
     this.me = d.participant.id;
     this.seq = d.seq || 0;
