@@ -142,6 +142,9 @@ func listenerAddr(l net.Listener) net.Addr {
 	return l.Addr()
 }
 
+// Allocations is the number of relay allocations open now.
+func (s *Server) Allocations() int { return s.turn.AllocationCount() }
+
 // Close stops the server and closes every allocation.
 func (s *Server) Close() error {
 	if s.turn != nil {

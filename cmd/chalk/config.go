@@ -27,6 +27,7 @@ type serveConfig struct {
 	PublicURL    string
 	NodeID       string
 	LogLevel     slog.Level
+	TURN         turnConfig // embedded TURN server and external TURN URLs (turn.go)
 }
 
 // env reads defaults from the environment and remembers the first malformed value.
@@ -84,6 +85,7 @@ func parseServeConfig(args []string) (serveConfig, error) {
 	c.MinIO.AccessKey = e.str("CHALK_MINIO_ACCESS_KEY", "")
 	c.MinIO.SecretKey = e.str("CHALK_MINIO_SECRET_KEY", "")
 	fs.BoolVar(&c.AutoRecord, "auto-record", e.bool("CHALK_AUTO_RECORD", false), "start recording a room when an instructor joins it (env CHALK_AUTO_RECORD)")
+	finishTURN := c.TURN.flags(fs, &e)
 	level := fs.String("log-level", e.str("CHALK_LOG_LEVEL", "info"), "debug, info, warn or error (env CHALK_LOG_LEVEL)")
 	if e.err != nil {
 		return c, e.err
@@ -95,6 +97,10 @@ func parseServeConfig(args []string) (serveConfig, error) {
 		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	c.PublicIPs = splitList(*publicIPs)
+	finishTURN()
+	if err := c.TURN.validate(); err != nil {
+		return c, err
+	}
 	if err := c.LogLevel.UnmarshalText([]byte(*level)); err != nil {
 		return c, fmt.Errorf("log level %q: use debug, info, warn or error", *level)
 	}
