@@ -16,7 +16,6 @@ import (
 
 	"github.com/chalk-edu/chalk/auth"
 	"github.com/chalk-edu/chalk/recorder"
-	"github.com/chalk-edu/chalk/recorder/storage"
 	"github.com/chalk-edu/chalk/rooms"
 	"github.com/chalk-edu/chalk/sfu"
 )
@@ -40,8 +39,6 @@ type Config struct {
 	Recorder *recorder.Service
 	// AutoRecord starts recording a room when an instructor joins it and it is not being recorded.
 	AutoRecord bool
-	// Lessons is where lessons' objects are stored, for the lesson API; nil: none are served.
-	Lessons storage.Store
 	// ICEServers returns the STUN/TURN servers for one participant, with short-lived TURN
 	// credentials minted for their identity; sent in every joined. Nil: the SFU's static list.
 	ICEServers func(identity string) []webrtc.ICEServer

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/chalk-edu/chalk/auth"
+	"github.com/chalk-edu/chalk/lessons"
 	"github.com/chalk-edu/chalk/recorder"
 	"github.com/chalk-edu/chalk/recorder/storage"
 	"github.com/chalk-edu/chalk/rooms"
@@ -40,6 +41,7 @@ type server struct {
 	hub     *signaling.Hub
 	tokens  *auth.Issuer
 	rec     *recorder.Service
+	docs    rooms.Docs         // course records: lesson details, threads, progress, schedule
 	turn    *turnserver.Server // nil: no embedded TURN server
 	lessons storage.Store      // the lessons' objects, recorded here and served by the lesson API
 	stopRec context.CancelFunc // ends the recorder's processing loop
@@ -67,8 +69,13 @@ func newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (*server,
 
 	if cfg.RedisURL == "" {
 		s.store = rooms.NewMemoryStore()
-	} else if s.store, err = rooms.NewRedisStore(ctx, cfg.RedisURL, rooms.RedisOptions{}); err != nil {
-		return nil, err
+		s.docs = rooms.NewMemoryDocs()
+	} else {
+		rs, err := rooms.NewRedisStore(ctx, cfg.RedisURL, rooms.RedisOptions{})
+		if err != nil {
+			return nil, err
+		}
+		s.store, s.docs = rs, rs
 	}
 
 	reg := prometheus.NewRegistry()
@@ -105,7 +112,7 @@ func newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (*server,
 	hub = signaling.NewHub(signaling.Config{
 		Store: s.store, SFU: s.sfu, Tokens: s.tokens, DevMode: cfg.Dev, Node: cfg.NodeID,
 		Logger: log, Metrics: sigMetrics, Recorder: s.rec, AutoRecord: cfg.AutoRecord,
-		Lessons: s.lessons, ICEServers: ice.forIdentity,
+		ICEServers: ice.forIdentity,
 	})
 	s.hub = hub
 	recCtx, stopRec := context.WithCancel(context.Background())
@@ -117,9 +124,9 @@ func newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (*server,
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /ws", s.hub)
-	mux.Handle("GET /api/rooms/{room}/attendance.csv", s.hub.AttendanceHandler())
-	mux.Handle("GET /api/rooms/{room}/lessons", s.hub.LessonListHandler())
-	mux.Handle("GET /api/rooms/{room}/lessons/{id}/{object}", s.hub.LessonObjectHandler())
+	mux.Handle("/api/", lessons.New(lessons.Config{
+		Store: s.store, Docs: s.docs, Objects: s.lessons, Tokens: s.tokens, Logger: log,
+	}))
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.Handle("/", web.Handler(web.Config{DevMode: cfg.Dev, CheckToken: func(room, token string) error {
