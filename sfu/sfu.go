@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
 	"sync"
 
@@ -49,6 +50,7 @@ type SFU struct {
 	log     *slog.Logger
 	metrics *Metrics
 	closers []func() error
+	ports   []int // the UDP ports media arrives on (a TURN relay may send to these only)
 
 	mu    sync.Mutex
 	rooms map[string]*room
@@ -76,6 +78,9 @@ func New(cfg Config) (*SFU, error) {
 
 // ICEServers returns the ICE servers clients should use.
 func (s *SFU) ICEServers() []webrtc.ICEServer { return s.cfg.ICEServers }
+
+// UDPPorts are the local UDP ports media arrives on: the configured one, or those picked for 0.
+func (s *SFU) UDPPorts() []int { return s.ports }
 
 // Close releases the media sockets. Peers must be closed first.
 func (s *SFU) Close() error {
@@ -178,6 +183,7 @@ func (s *SFU) settingEngine() (webrtc.SettingEngine, error) {
 		if err != nil {
 			return se, fmt.Errorf("sfu: listen on UDP %s: %w", net.JoinHostPort(s.cfg.BindIP, strconv.Itoa(s.cfg.UDPPort)), err)
 		}
+		s.ports = append(s.ports, conn.LocalAddr().(*net.UDPAddr).Port)
 		mux := webrtc.NewICEUDPMux(se.LoggerFactory.NewLogger("udpmux"), conn)
 		s.closers = append(s.closers, mux.Close)
 		se.SetICEUDPMux(mux)
@@ -193,6 +199,11 @@ func (s *SFU) settingEngine() (webrtc.SettingEngine, error) {
 		}
 		s.closers = append(s.closers, mux.Close)
 		se.SetICEUDPMux(mux)
+		for _, a := range mux.GetListenAddresses() {
+			if p := a.(*net.UDPAddr).Port; !slices.Contains(s.ports, p) {
+				s.ports = append(s.ports, p)
+			}
+		}
 	}
 
 	if s.cfg.TCPPort >= 0 {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/pion/webrtc/v4"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/chalk-edu/chalk/auth"
@@ -42,6 +43,10 @@ type Config struct {
 	// cameras of the VideoLastN most recent speakers (and every moderator's camera and screen share).
 	// 0 turns the rule off.
 	VideoLastN, VideoLastNAbove int
+
+	// ICEServers returns the STUN/TURN servers for one participant, with short-lived TURN
+	// credentials minted for their identity; sent in every joined. Nil: the SFU's static list.
+	ICEServers func(identity string) []webrtc.ICEServer
 }
 
 // Hub serves the /ws endpoint of one node: it holds the node's sessions, subscribes to the events

@@ -176,6 +176,9 @@ func (s *session) resume(conn *wsConn) {
 
 func (s *session) joinedMsg(snap rooms.Snapshot, chat []rooms.ChatMessage, resumed bool) joinedMsg {
 	ice := s.hub.cfg.SFU.ICEServers()
+	if s.hub.cfg.ICEServers != nil { // fresh TURN credentials with every joined, resumes included
+		ice = s.hub.cfg.ICEServers(s.me.Identity)
+	}
 	if ice == nil {
 		ice = []webrtc.ICEServer{}
 	}

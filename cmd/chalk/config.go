@@ -31,6 +31,7 @@ type serveConfig struct {
 	LogLevel        slog.Level
 	VideoLastN      int // in rooms with more than VideoLastNAbove cameras, students get the last N speakers' cameras
 	VideoLastNAbove int
+	TURN            turnConfig // embedded TURN server and external TURN URLs (turn.go)
 }
 
 // env reads defaults from the environment and remembers the first malformed value.
@@ -90,6 +91,8 @@ func parseServeConfig(args []string) (serveConfig, error) {
 	fs.BoolVar(&c.AutoRecord, "auto-record", e.bool("CHALK_AUTO_RECORD", false), "start recording a room when an instructor joins it (env CHALK_AUTO_RECORD)")
 	fs.IntVar(&c.VideoLastN, "video-last-n", e.int("CHALK_VIDEO_LAST_N", signaling.DefaultVideoLastN), "in a large room a student receives only the cameras of this many recent speakers (and instructors' and screen shares); 0: everyone's (env CHALK_VIDEO_LAST_N)")
 	fs.IntVar(&c.VideoLastNAbove, "video-last-n-above", e.int("CHALK_VIDEO_LAST_N_ABOVE", signaling.DefaultVideoLastNAbove), "a room is large when it has more cameras than this (env CHALK_VIDEO_LAST_N_ABOVE)")
+
+	finishTURN := c.TURN.flags(fs, &e)
 	level := fs.String("log-level", e.str("CHALK_LOG_LEVEL", "info"), "debug, info, warn or error (env CHALK_LOG_LEVEL)")
 	if e.err != nil {
 		return c, e.err
@@ -101,6 +104,10 @@ func parseServeConfig(args []string) (serveConfig, error) {
 		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	c.PublicIPs = splitList(*publicIPs)
+	finishTURN()
+	if err := c.TURN.validate(); err != nil {
+		return c, err
+	}
 	if err := c.LogLevel.UnmarshalText([]byte(*level)); err != nil {
 		return c, fmt.Errorf("log level %q: use debug, info, warn or error", *level)
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/chalk-edu/chalk/rooms"
 	"github.com/chalk-edu/chalk/sfu"
 	"github.com/chalk-edu/chalk/signaling"
+	"github.com/chalk-edu/chalk/turnserver"
 	"github.com/chalk-edu/chalk/web"
 )
 
@@ -41,6 +42,7 @@ type server struct {
 	tokens  *auth.Issuer
 	rec     *recorder.Service
 	docs    rooms.Docs         // course records: lesson details, threads, progress, schedule
+	turn    *turnserver.Server // nil: no embedded TURN server
 	lessons storage.Store      // the lessons' objects, recorded here and served by the lesson API
 	stopRec context.CancelFunc // ends the recorder's processing loop
 	recDone chan struct{}
@@ -78,8 +80,8 @@ func newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (*server,
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), collectors.NewGoCollector())
-	sfuMetrics, sigMetrics := sfu.NewMetrics(), signaling.NewMetrics()
-	if err := errors.Join(sfuMetrics.Register(reg), sigMetrics.Register(reg)); err != nil {
+	sfuMetrics, sigMetrics, turnMetrics := sfu.NewMetrics(), signaling.NewMetrics(), turnserver.NewMetrics()
+	if err := errors.Join(sfuMetrics.Register(reg), sigMetrics.Register(reg), turnMetrics.Register(reg)); err != nil {
 		s.close()
 		return nil, fmt.Errorf("register metrics: %w", err)
 	}
@@ -90,6 +92,11 @@ func newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (*server,
 		Logger: log, Metrics: sfuMetrics,
 	})
 	if err != nil {
+		s.close()
+		return nil, err
+	}
+	var ice iceServers
+	if s.turn, ice, err = newTURN(cfg, s.sfu.UDPPorts(), log, turnMetrics); err != nil {
 		s.close()
 		return nil, err
 	}
@@ -106,6 +113,8 @@ func newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (*server,
 		Store: s.store, SFU: s.sfu, Tokens: s.tokens, DevMode: cfg.Dev, Node: cfg.NodeID,
 		Logger: log, Metrics: sigMetrics, Recorder: s.rec, AutoRecord: cfg.AutoRecord,
 		VideoLastN: cfg.VideoLastN, VideoLastNAbove: cfg.VideoLastNAbove,
+
+		ICEServers: ice.forIdentity,
 	})
 	s.hub = hub
 	recCtx, stopRec := context.WithCancel(context.Background())
@@ -208,6 +217,9 @@ func newRecorder(cfg serveConfig, store storage.Store, log *slog.Logger, onUpdat
 }
 
 func (s *server) close() {
+	if s.turn != nil {
+		s.turn.Close()
+	}
 	if s.sfu != nil {
 		s.sfu.Close()
 	}

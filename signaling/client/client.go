@@ -35,6 +35,8 @@ type Options struct {
 	OnTrack func(info TrackInfo, t *webrtc.TrackRemote)
 	// OnMessage sees every server message (after the client has handled it).
 	OnMessage func(typ string, data json.RawMessage)
+	// ICE: relay-only and network restrictions (ice.go); zero: UDP, every candidate type.
+	ICE ICE
 }
 
 // TrackInfo is what the server's offer says a subscribe transceiver carries.
@@ -50,6 +52,7 @@ type Client struct {
 	opts   Options
 	ws     *websocket.Conn
 	api    *webrtc.API
+	pcCfg  webrtc.Configuration // from joined: iceServers (TURN credentials), transport policy
 	pub    *webrtc.PeerConnection
 	sub    *webrtc.PeerConnection
 	Audio  *webrtc.TrackLocalStaticRTP
@@ -81,7 +84,7 @@ func Dial(ctx context.Context, o Options) (*Client, error) {
 	}
 	ws.SetReadLimit(1 << 20)
 	c := &Client{opts: o, ws: ws, mids: map[string]TrackInfo{}, errs: make(chan error, 16), done: make(chan struct{})}
-	if c.api, err = newAPI(); err != nil {
+	if c.api, err = newAPI(o.ICE); err != nil {
 		ws.CloseNow()
 		return nil, err
 	}
@@ -105,8 +108,12 @@ func Dial(ctx context.Context, o Options) (*Client, error) {
 	}
 	json.Unmarshal(data, &j)
 	c.ID = j.Participant.ID
+	if c.pcCfg, err = o.ICE.peerConfig(data); err != nil {
+		c.Close()
+		return nil, err
+	}
 
-	if c.sub, err = c.api.NewPeerConnection(webrtc.Configuration{}); err != nil {
+	if c.sub, err = c.api.NewPeerConnection(c.pcCfg); err != nil {
 		c.Close()
 		return nil, err
 	}
@@ -126,7 +133,7 @@ func Dial(ctx context.Context, o Options) (*Client, error) {
 	return c, nil
 }
 
-func newAPI() (*webrtc.API, error) {
+func newAPI(o ICE) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, PayloadType: 96}, webrtc.RTPCodecTypeVideo); err != nil {
 		return nil, err
@@ -149,12 +156,13 @@ func newAPI() (*webrtc.API, error) {
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() }) // tests talk to 127.0.0.1 only
+	o.apply(&se)
 	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se)), nil
 }
 
 func (c *Client) publish(ctx context.Context) error {
 	var err error
-	if c.pub, err = c.api.NewPeerConnection(webrtc.Configuration{}); err != nil {
+	if c.pub, err = c.api.NewPeerConnection(c.pcCfg); err != nil {
 		return err
 	}
 	c.pub.OnICECandidate(func(cand *webrtc.ICECandidate) {

@@ -15,6 +15,15 @@ export const CAMERA_LAYERS = [
   { rid: 'f', scaleResolutionDownBy: 1, maxBitrate: 1_200_000 },
 ];
 
+/** Use new ICE servers (fresh TURN credentials) from the next gathering on, e.g. an ICE restart. */
+export function useIceServers(pc, iceServers) {
+  try {
+    pc.setConfiguration({ ...pc.getConfiguration(), iceServers });
+  } catch (err) {
+    console.warn('chalk: could not update the ICE servers:', err.message);
+  }
+}
+
 /** Restart ICE when the connection has failed, or stayed disconnected for more than 2 s. */
 function watchIce(pc, restart) {
   let timer = null;

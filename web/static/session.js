@@ -4,7 +4,7 @@
 // hand events pass the same seq check, then go to the classroom model (classroom.js).
 
 import { Signaling, socketURL } from './signaling.js';
-import { Publisher, Subscriber } from './rtc.js';
+import { Publisher, Subscriber, useIceServers } from './rtc.js';
 import { VideoQuality } from './quality.js';
 
 const BACKOFF_MS = [500, 1000, 2000, 4000, 5000];
@@ -173,6 +173,8 @@ export class Session {
     this.ui.banner('');
     if (d.resumed && this.pub) {
       // Same session, new socket: restart ICE on both connections, then mend what we missed.
+      // The restart gathers with the fresh TURN credentials of this joined (the old may be expired).
+      for (const x of [this.pub, this.sub]) if (x) useIceServers(x.pc, this.iceServers);
       await this.pub.negotiate({ iceRestart: true, force: true });
       this.send('restart_ice');
       this.reconcile(['microphone', 'camera', 'screen']);
