@@ -113,7 +113,6 @@ func newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (*server,
 		Store: s.store, SFU: s.sfu, Tokens: s.tokens, DevMode: cfg.Dev, Node: cfg.NodeID,
 		Logger: log, Metrics: sigMetrics, Recorder: s.rec, AutoRecord: cfg.AutoRecord,
 		VideoLastN: cfg.VideoLastN, VideoLastNAbove: cfg.VideoLastNAbove,
-
 		ICEServers: ice.forIdentity,
 	})
 	s.hub = hub
