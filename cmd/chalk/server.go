@@ -131,7 +131,7 @@ func newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (*server,
 	mux := http.NewServeMux()
 	mux.Handle("GET /ws", s.hub)
 	mux.Handle("/api/", lessons.New(lessons.Config{
-		Store: s.store, Docs: s.docs, Objects: s.lessons, Tokens: s.tokens, Logger: log,
+		Store: s.store, Docs: s.docs, Objects: s.lessons, Tokens: s.tokens, Logger: log, PublicURL: cfg.PublicURL,
 	}))
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
