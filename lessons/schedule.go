@@ -327,7 +327,8 @@ func (s *Service) sessionView(ctx context.Context, room string, d scheduleDoc, n
 // scheduleList is the body of GET /api/rooms/{room}/schedule.
 type scheduleList struct {
 	Room     string             `json:"room"`
-	Now      time.Time          `json:"now"` // the server's clock, which Status was computed with
+	Now      time.Time          `json:"now"`     // the server's clock, which Status was computed with
+	CanEdit  bool               `json:"canEdit"` // the token is a moderator's: it may change the schedule
 	Sessions []ScheduledSession `json:"sessions"`
 }
 
@@ -351,7 +352,7 @@ func (s *Service) scheduleRoom(w http.ResponseWriter, r *http.Request, change bo
 }
 
 func (s *Service) serveSchedule(w http.ResponseWriter, r *http.Request) {
-	room, _, ok := s.scheduleRoom(w, r, false)
+	room, g, ok := s.scheduleRoom(w, r, false)
 	if !ok {
 		return
 	}
@@ -363,7 +364,7 @@ func (s *Service) serveSchedule(w http.ResponseWriter, r *http.Request) {
 		s.scheduleFail(w, "read schedule", err)
 		return
 	}
-	s.scheduleJSON(w, http.StatusOK, scheduleList{Room: room, Now: now, Sessions: sessions})
+	s.scheduleJSON(w, http.StatusOK, scheduleList{Room: room, Now: now, CanEdit: g.Role.Moderator(), Sessions: sessions})
 }
 
 func (s *Service) serveScheduleCreate(w http.ResponseWriter, r *http.Request) {

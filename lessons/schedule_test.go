@@ -173,6 +173,9 @@ func testScheduleAPI(t *testing.T, e *scheduleEnv) {
 
 	// A student reads the schedule in start order, and may change nothing.
 	l := e.list(t, student)
+	if l.CanEdit || !e.list(t, ta).CanEdit {
+		t.Fatalf("canEdit: a student's %v, a co-instructor's %v", l.CanEdit, !l.CanEdit)
+	}
 	var titles []string
 	for _, s := range l.Sessions {
 		titles = append(titles, s.Title)
