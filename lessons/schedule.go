@@ -285,8 +285,9 @@ func matchLessons(docs map[string]scheduleDoc, lessons []rooms.Lesson) map[strin
 	return out
 }
 
-// schedule reads a room's sessions, by start.
-func (s *Service) schedule(ctx context.Context, room string, now time.Time) ([]ScheduledSession, []rooms.Lesson, error) {
+// schedule reads a room's sessions, by start, as g may see them: a lesson hidden from g is linked
+// to no session.
+func (s *Service) schedule(ctx context.Context, g auth.Grant, room string, now time.Time) ([]ScheduledSession, []rooms.Lesson, error) {
 	docs, err := rooms.ListJSON[scheduleDoc](ctx, s.cfg.Docs, scheduleColl(room))
 	if err != nil {
 		return nil, nil, err
@@ -294,6 +295,17 @@ func (s *Service) schedule(ctx context.Context, room string, now time.Time) ([]S
 	lessons, err := s.cfg.Store.Lessons(ctx, room)
 	if err != nil {
 		return nil, nil, err
+	}
+	if !g.Role.Moderator() {
+		// The lesson library keeps a document per lesson in room/<room>/lessonmeta; a hidden lesson
+		// is absent for students on every endpoint, so also here.
+		metas, err := rooms.ListJSON[struct {
+			Hidden bool `json:"hidden"`
+		}](ctx, s.cfg.Docs, "room/"+room+"/lessonmeta")
+		if err != nil {
+			return nil, nil, err
+		}
+		lessons = slices.DeleteFunc(lessons, func(l rooms.Lesson) bool { return metas[l.ID].Hidden })
 	}
 	found := matchLessons(docs, lessons)
 	out := make([]ScheduledSession, 0, len(docs))
@@ -315,8 +327,8 @@ func (s *Service) scheduleRoutes() {
 }
 
 // sessionView is a session just written, as the list shows it (with the recording found for it).
-func (s *Service) sessionView(ctx context.Context, room string, d scheduleDoc, now time.Time, lessons []rooms.Lesson) ScheduledSession {
-	if all, _, err := s.schedule(ctx, room, now); err == nil {
+func (s *Service) sessionView(ctx context.Context, g auth.Grant, room string, d scheduleDoc, now time.Time, lessons []rooms.Lesson) ScheduledSession {
+	if all, _, err := s.schedule(ctx, g, room, now); err == nil {
 		if i := slices.IndexFunc(all, func(v ScheduledSession) bool { return v.ID == d.ID }); i >= 0 {
 			return all[i]
 		}
@@ -359,7 +371,7 @@ func (s *Service) serveSchedule(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), storeTimeout)
 	defer cancel()
 	now := time.Now().UTC()
-	sessions, _, err := s.schedule(ctx, room, now)
+	sessions, _, err := s.schedule(ctx, g, room, now)
 	if err != nil {
 		s.scheduleFail(w, "read schedule", err)
 		return
@@ -380,7 +392,7 @@ func (s *Service) serveScheduleCreate(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), storeTimeout)
 	defer cancel()
 	now := time.Now().UTC()
-	existing, lessons, err := s.schedule(ctx, room, now)
+	existing, lessons, err := s.schedule(ctx, g, room, now)
 	if err != nil {
 		s.scheduleFail(w, "read schedule", err)
 		return
@@ -404,11 +416,11 @@ func (s *Service) serveScheduleCreate(w http.ResponseWriter, r *http.Request) {
 		s.scheduleFail(w, "create session", err)
 		return
 	}
-	s.scheduleJSON(w, http.StatusCreated, s.sessionView(ctx, room, d, now, lessons))
+	s.scheduleJSON(w, http.StatusCreated, s.sessionView(ctx, g, room, d, now, lessons))
 }
 
 func (s *Service) serveScheduleUpdate(w http.ResponseWriter, r *http.Request) {
-	room, _, ok := s.scheduleRoom(w, r, true)
+	room, g, ok := s.scheduleRoom(w, r, true)
 	if !ok {
 		return
 	}
@@ -440,7 +452,7 @@ func (s *Service) serveScheduleUpdate(w http.ResponseWriter, r *http.Request) {
 		s.scheduleFail(w, "update session", err)
 		return
 	}
-	s.scheduleJSON(w, http.StatusOK, s.sessionView(ctx, room, d, now, lessons))
+	s.scheduleJSON(w, http.StatusOK, s.sessionView(ctx, g, room, d, now, lessons))
 }
 
 func (s *Service) serveScheduleDelete(w http.ResponseWriter, r *http.Request) {

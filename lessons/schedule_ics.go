@@ -20,13 +20,13 @@ import (
 // calendar application cannot send headers, so the token comes in the URL, and the links in the
 // feed carry the same token: the feed is as personal as the link it was fetched with.
 func (s *Service) serveScheduleICS(w http.ResponseWriter, r *http.Request) {
-	room, _, ok := s.scheduleRoom(w, r, false)
+	room, g, ok := s.scheduleRoom(w, r, false)
 	if !ok {
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), storeTimeout)
 	defer cancel()
-	sessions, _, err := s.schedule(ctx, room, time.Now().UTC())
+	sessions, _, err := s.schedule(ctx, g, room, time.Now().UTC())
 	if err != nil {
 		s.scheduleFail(w, "read schedule", err)
 		return

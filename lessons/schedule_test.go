@@ -22,6 +22,7 @@ import (
 // scheduleEnv is the API over one engine of course records, as cmd/chalk mounts it.
 type scheduleEnv struct {
 	store  rooms.Store
+	docs   rooms.Docs
 	tokens *auth.Issuer
 	base   string
 }
@@ -57,7 +58,7 @@ var scheduleEngines = []struct {
 func newScheduleEnv(t *testing.T, store rooms.Store, docs rooms.Docs) *scheduleEnv {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	e := &scheduleEnv{store: store}
+	e := &scheduleEnv{store: store, docs: docs}
 	e.tokens, _ = auth.NewIssuer(secret)
 	srv := httptest.NewServer(New(Config{Store: store, Docs: docs, Tokens: e.tokens, Logger: log, PublicURL: "https://class.example.org"}))
 	t.Cleanup(srv.Close)
@@ -302,6 +303,23 @@ func testScheduleAPI(t *testing.T, e *scheduleEnv) {
 	}
 	if s := byTitle["Limits (moved)"]; s.LessonID != "" {
 		t.Errorf("a session without a recording links %q", s.LessonID)
+	}
+	// A lesson the library hides from students links to nothing for them (but still for moderators).
+	if _, err := rooms.UpdateJSON(ctx, e.docs, "room/math/lessonmeta", "math-summer", func(m *map[string]any, _ bool) error {
+		*m = map[string]any{"hidden": true}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for tok, want := range map[string]string{student: "math-summer2", prof: "math-summer"} {
+		for _, s := range e.list(t, tok).Sessions {
+			if s.Title == "Limits, part 2" && s.LessonID != want {
+				t.Errorf("with the lesson hidden, the session links %q, want %q", s.LessonID, want)
+			}
+		}
+	}
+	if _, err := rooms.UpdateJSON(ctx, e.docs, "room/math/lessonmeta", "math-summer", func(*map[string]any, bool) error { return rooms.ErrDeleteDoc }); err != nil {
+		t.Fatal(err)
 	}
 	code, body = e.call(t, "PATCH", "/api/rooms/math/schedule/"+winter.ID, prof, map[string]any{"lessonId": "math-early"})
 	if json.Unmarshal(body, &upd); code != 200 || upd.LessonID != "math-early" || !upd.LessonLinked {
