@@ -23,7 +23,14 @@ function zoneShort(tz, at = new Date()) {
   return part ? part.value : tz;
 }
 
+const dayKey = (d) => `${d.getFullYear()}-${d.getMonth()}-${d.getDate()}`;
+
+/** "9:00 – 10:30 AM", or "11:00 PM – 12:00 AM (next day)" across midnight. */
 function timeRange(start, end) {
+  if (dayKey(start) !== dayKey(end)) {
+    const next = dayKey(new Date(start.getFullYear(), start.getMonth(), start.getDate() + 1)) === dayKey(end);
+    return `${timeFmt.format(start)} – ${timeFmt.format(end)} (${next ? 'next day' : dateFmt.format(end)})`;
+  }
   return timeFmt.formatRange ? timeFmt.formatRange(start, end) : `${timeFmt.format(start)} – ${timeFmt.format(end)}`;
 }
 
