@@ -93,3 +93,28 @@ func TestDurableMemoryStoreRestart(t *testing.T) {
 		t.Fatalf("a join after the restart: %+v", recs)
 	}
 }
+
+// BenchmarkDurableJoinLeave is a join and a leave on the embedded store with its attendance on disk:
+// four fsynced writes (each stay and the list of stays in progress).
+func BenchmarkDurableJoinLeave(b *testing.B) {
+	d, err := rooms.OpenDiskDocs(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer d.Close()
+	ctx := b.Context()
+	s, err := rooms.NewDurableMemoryStore(ctx, d, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	p := rooms.Participant{ID: "p", Identity: "u", Name: "U", Role: rooms.RoleStudent, JoinedAt: time.Now()}
+	for b.Loop() {
+		if _, _, err := s.Join(ctx, "r", p); err != nil {
+			b.Fatal(err)
+		}
+		if err := s.Leave(ctx, "r", "p", rooms.ReasonLeft); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
