@@ -266,3 +266,15 @@ func later(a, b time.Time) time.Time {
 	}
 	return a
 }
+
+// deleteLesson removes one of the room's lessons from its list, or returns ErrNotFound; r.mu must
+// be held. It is the durable half of MemoryStore.DeleteLesson (the lesson library's delete).
+func (d *memDurable) deleteLesson(ctx context.Context, room, id string) error {
+	err := d.docs.UpdateDoc(ctx, lessonsColl(room), id, func(old []byte) ([]byte, error) {
+		if old == nil {
+			return nil, fmt.Errorf("rooms: delete lesson %s of %s: %w", id, room, ErrNotFound)
+		}
+		return nil, nil
+	})
+	return err
+}

@@ -24,7 +24,7 @@ func TestSchedulePage(t *testing.T) {
 			[]string{"This link is not valid.", "token signature is invalid &lt;script&gt;"}, []string{"<script>alert", "schedule.js"}},
 		{"expired", "/r/math/schedule?token=old", false, 401, []string{"This link has expired."}, []string{"schedule.js"}},
 		{"no token", "/r/math/schedule", false, 401, []string{"This page needs your personal link."}, []string{"schedule.js"}},
-		{"no token in dev mode", "/r/math/schedule", true, 200, []string{"schedule.js"}, nil},
+		{"no token in dev mode either", "/r/math/schedule", true, 401, []string{"This page needs your personal link."}, []string{"schedule.js"}},
 		{"bad room name", "/r/a%3Cb%3E/schedule?token=x", true, 404, []string{"There is no classroom at this address."}, []string{"<b>"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
