@@ -27,6 +27,8 @@ type Config struct {
 	Objects storage.Store // the lessons' files; nil: none are served
 	Tokens  *auth.Issuer  // checks the join tokens requests carry
 	Logger  *slog.Logger
+	// PublicURL is the base of links the API hands out (the schedule feed); empty: the request's host.
+	PublicURL string
 }
 
 // Service serves the API under /api/rooms/{room}/… (docs/api.md). It is an http.Handler: mount it
@@ -55,6 +57,7 @@ func (s *Service) routes() {
 	s.mux.HandleFunc("GET /api/rooms/{room}/attendance.csv", s.serveAttendance)
 	s.mux.HandleFunc("GET /api/rooms/{room}/lessons", s.serveLessonList)
 	s.mux.HandleFunc("GET /api/rooms/{room}/lessons/{id}/{object}", s.serveLessonObject)
+	s.scheduleRoutes()
 }
 
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
