@@ -35,6 +35,7 @@ type Service struct {
 	cfg Config
 	log *slog.Logger
 	mux *http.ServeMux
+	now func() time.Time // the clock of course records; tests set it
 }
 
 // storeTimeout bounds one request's reads and writes of the state store.
@@ -42,7 +43,7 @@ const storeTimeout = 5 * time.Second
 
 // New returns the API over cfg.
 func New(cfg Config) *Service {
-	s := &Service{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux()}
+	s := &Service{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), now: time.Now}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -55,6 +56,9 @@ func (s *Service) routes() {
 	s.mux.HandleFunc("GET /api/rooms/{room}/attendance.csv", s.serveAttendance)
 	s.mux.HandleFunc("GET /api/rooms/{room}/lessons", s.serveLessonList)
 	s.mux.HandleFunc("GET /api/rooms/{room}/lessons/{id}/{object}", s.serveLessonObject)
+	s.threadRoutes()
+	s.questionRoutes()
+	s.progressRoutes()
 }
 
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
