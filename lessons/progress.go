@@ -2,7 +2,9 @@ package lessons
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"slices"
 	"time"
@@ -34,6 +36,16 @@ const (
 
 // span is a range [from, to) of a lesson's time, in seconds. It is a JSON pair: [12.5, 30].
 type span [2]float64
+
+// UnmarshalJSON takes exactly two numbers: encoding/json would silently drop a third.
+func (s *span) UnmarshalJSON(b []byte) error {
+	var v []float64
+	if err := json.Unmarshal(b, &v); err != nil || len(v) != 2 {
+		return fmt.Errorf("a range is [from, to], two numbers of seconds; got %s", b)
+	}
+	*s = span{v[0], v[1]}
+	return nil
+}
 
 // progressDoc is a viewer's progress on a lesson, as stored.
 type progressDoc struct {
