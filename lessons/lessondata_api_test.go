@@ -399,6 +399,21 @@ func TestLessonDataAPI(t *testing.T) {
 		}
 	})
 
+	t.Run("PostLimit", func(t *testing.T) {
+		// A script posting in a loop (here, empty posts) is cut off after the burst.
+		tok := e.token(t, "math", "bot", "Bot", rooms.RoleStudent)
+		for i := range postBurst {
+			if code, body, _ := e.call(t, "POST", L+"/threads", tok, `{"at":1,"text":""}`); code != 400 {
+				t.Fatalf("post %d: %d %s", i, code, body)
+			}
+		}
+		code, body, h := e.call(t, "POST", L+"/threads/"+thread.ID+"/replies", tok, `{"text":"spam"}`)
+		if code != 429 || h.Get("Retry-After") == "" {
+			t.Fatalf("after the burst: %d %s", code, body)
+		}
+		e.must(t, 201, "POST", L+"/threads/"+thread.ID+"/replies", anaTok, `{"text":"not limited by the bot"}`, nil)
+	})
+
 	t.Run("Analytics", func(t *testing.T) {
 		// Cy attended live and never watched; Ana and Ben watched (previous subtest).
 		p := rooms.Participant{ID: "P-cy", Identity: "cy", Name: "Cy", Role: rooms.RoleStudent, JoinedAt: time.Now()}

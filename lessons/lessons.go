@@ -36,6 +36,8 @@ type Service struct {
 	log *slog.Logger
 	mux *http.ServeMux
 	now func() time.Time // the clock of course records; tests set it
+
+	posts postLimiter // threads and replies per person (ratelimit.go)
 }
 
 // storeTimeout bounds one request's reads and writes of the state store.

@@ -199,6 +199,16 @@ func moderator(w http.ResponseWriter, g auth.Grant, what string) bool {
 	return false
 }
 
+// posting takes a token of g's posting limit in room; if there is none, it answers 429.
+func (s *Service) posting(w http.ResponseWriter, room string, g auth.Grant) bool {
+	ok, wait := s.posts.allow(room+"\x00"+g.Identity, s.now())
+	if !ok {
+		w.Header().Set("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
+		httpError(w, http.StatusTooManyRequests, "too many posts in a short time; wait a few seconds")
+	}
+	return ok
+}
+
 // reqCtx bounds one request's work on the stores.
 func reqCtx(r *http.Request) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(r.Context(), storeTimeout)

@@ -68,7 +68,7 @@ type postBody struct {
 
 func (s *Service) servePostThread(w http.ResponseWriter, r *http.Request) {
 	g, lr, ok := s.lessonFor(w, r)
-	if !ok {
+	if !ok || !s.posting(w, lr.room, g) {
 		return
 	}
 	var body postBody
@@ -92,7 +92,7 @@ func (s *Service) servePostThread(w http.ResponseWriter, r *http.Request) {
 
 func (s *Service) serveEditThread(w http.ResponseWriter, r *http.Request) {
 	g, lr, ok := s.lessonFor(w, r)
-	if !ok {
+	if !ok || !s.posting(w, lr.room, g) {
 		return
 	}
 	var body postBody
@@ -126,7 +126,7 @@ func (s *Service) serveDeleteThread(w http.ResponseWriter, r *http.Request) {
 
 func (s *Service) serveReply(w http.ResponseWriter, r *http.Request) {
 	g, lr, ok := s.lessonFor(w, r)
-	if !ok {
+	if !ok || !s.posting(w, lr.room, g) {
 		return
 	}
 	var body struct {
@@ -148,7 +148,7 @@ func (s *Service) serveReply(w http.ResponseWriter, r *http.Request) {
 
 func (s *Service) serveEditReply(w http.ResponseWriter, r *http.Request) {
 	g, lr, ok := s.lessonFor(w, r)
-	if !ok {
+	if !ok || !s.posting(w, lr.room, g) {
 		return
 	}
 	var body struct {
