@@ -27,10 +27,14 @@ import (
 // and a real MinIO (the lessons' timelines), as cmd/chalk mounts it.
 
 type dataEnv struct {
-	url    string
-	store  *rooms.RedisStore
-	tokens *auth.Issuer
-	skew   atomic.Int64 // added to the service's clock, to pass the heartbeat rate limit
+	redisURL string
+	objects  storage.Store
+	tokens   *auth.Issuer
+	skew     atomic.Int64 // added to the service's clock, to pass the heartbeat rate limit
+
+	url   string // the running node's
+	store *rooms.RedisStore
+	stop  func()
 }
 
 const (
@@ -42,40 +46,47 @@ const (
 func newDataEnv(t *testing.T) *dataEnv {
 	t.Helper()
 	ctx := context.Background()
-	store, err := rooms.NewRedisStore(ctx, redistest.Start(t), rooms.RedisOptions{KeyPrefix: "lessondata:"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
+	e := &dataEnv{redisURL: redistest.Start(t)}
+	e.tokens, _ = auth.NewIssuer(secret)
 	srv := miniotest.Start(t)
 	objects, err := storage.NewMinIO(storage.MinIOConfig{Endpoint: srv.Endpoint, AccessKey: miniotest.AccessKey, SecretKey: miniotest.SecretKey, Bucket: "lessons"})
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.objects = objects
 	putTimeline(t, objects, dataLesson, []timelineChat{
 		{t: 42, msg: rooms.ChatMessage{ID: "c-7", From: "P-ben", FromIdentity: "ben", FromName: "Ben", FromRole: rooms.RoleStudent, Text: "What is the unit of k?"}},
 	})
+	e.start(t)
 	started := time.Now().Add(-5 * time.Minute).UTC()
 	for room, l := range map[string]rooms.Lesson{
 		"math": {ID: dataLesson, Room: "math", Status: "ready", Duration: 600, StartedAt: started, Video: true},
 		"art":  {ID: dataArtLesson, Room: "art", Status: "ready", Duration: 600, StartedAt: started},
 	} {
-		if err := store.UpdateLesson(ctx, room, l); err != nil {
+		if err := e.store.UpdateLesson(ctx, room, l); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := store.UpdateLesson(ctx, "math", rooms.Lesson{ID: dataPending, Room: "math", Status: "recording", StartedAt: time.Now()}); err != nil {
+	if err := e.store.UpdateLesson(ctx, "math", rooms.Lesson{ID: dataPending, Room: "math", Status: "recording", StartedAt: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
-	e := &dataEnv{store: store}
-	e.tokens, _ = auth.NewIssuer(secret)
+	return e
+}
+
+// start runs a node: a store connected to the Redis, and the API over it (stop ends it).
+func (e *dataEnv) start(t *testing.T) {
+	t.Helper()
+	store, err := rooms.NewRedisStore(context.Background(), e.redisURL, rooms.RedisOptions{KeyPrefix: "lessondata:"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	svc := New(Config{Store: store, Docs: store, Objects: objects, Tokens: e.tokens, Logger: log})
+	svc := New(Config{Store: store, Docs: store, Objects: e.objects, Tokens: e.tokens, Logger: log})
 	svc.now = func() time.Time { return time.Now().Add(time.Duration(e.skew.Load())) }
 	hs := httptest.NewServer(svc)
-	t.Cleanup(hs.Close)
-	e.url = hs.URL
-	return e
+	e.store, e.url = store, hs.URL
+	e.stop = func() { hs.Close(); store.Close() }
+	t.Cleanup(e.stop)
 }
 
 func (e *dataEnv) token(t *testing.T, room, identity, name string, role rooms.Role) string {
@@ -500,5 +511,49 @@ func TestConcurrentReplies(t *testing.T) {
 	}
 	if len(list.Threads[0].Replies) != n || len(seen) != n {
 		t.Fatalf("%d replies landed (%d distinct), want %d", len(list.Threads[0].Replies), len(seen), n)
+	}
+}
+
+// TestLessonDataSurvivesANewNode: everything posted through one node is read back whole through
+// another, started after the first one stopped: no course record lives in a node's memory.
+func TestLessonDataSurvivesANewNode(t *testing.T) {
+	e := newDataEnv(t)
+	L := "/api/rooms/math/lessons/" + dataLesson
+	ana := e.token(t, "math", "ana", "Ana", rooms.RoleStudent)
+	prof := e.token(t, "math", "prof", "Prof", rooms.RoleInstructor)
+	var th Thread
+	e.must(t, 201, "POST", L+"/threads", ana, `{"at":12,"text":"Where does 9.81 come from?"}`, &th)
+	e.must(t, 201, "POST", L+"/threads/"+th.ID+"/replies", prof, `{"text":"Gravity at sea level."}`, nil)
+	e.must(t, 200, "POST", L+"/threads/"+th.ID+"/pin", prof, "", nil)
+	e.must(t, 201, "POST", L+"/threads/from-chat", prof, `{"chatId":"c-7"}`, nil)
+	e.must(t, 200, "POST", L+"/threads/seen", ana, "", nil)
+	var q Question
+	e.must(t, 201, "POST", L+"/questions", prof, `{"at":30,"kind":"multiple","prompt":"Units of g?","options":["m/s²","N/kg","kg"],"correct":[0,1]}`, &q)
+	e.must(t, 200, "POST", L+"/questions/"+q.ID+"/answer", ana, `{"choices":[0,1]}`, nil)
+	e.must(t, 200, "POST", L+"/progress", ana, `{"watched":[[0,45]],"position":45}`, nil)
+
+	read := func() (threads, questions, progress, answers []byte) {
+		_, threads, _ = e.call(t, "GET", L+"/threads", ana, "")
+		_, questions, _ = e.call(t, "GET", L+"/questions", ana, "")
+		_, progress, _ = e.call(t, "GET", L+"/progress/all", prof, "")
+		_, answers, _ = e.call(t, "GET", L+"/answers", prof, "")
+		return
+	}
+	t1, q1, p1, a1 := read()
+	e.stop()
+	e.start(t)
+	t2, q2, p2, a2 := read()
+	// The thread list carries the server's "now"; everything else must be byte for byte the same.
+	var l1, l2 threadList
+	json.Unmarshal(t1, &l1)
+	json.Unmarshal(t2, &l2)
+	l1.Now, l2.Now = time.Time{}, time.Time{}
+	if fmt.Sprint(l1) != fmt.Sprint(l2) || len(l2.Threads) != 2 || l2.LastSeen == nil || !l2.Threads[0].Pinned || !l2.Threads[0].Answered || !l2.Threads[1].FromChat {
+		t.Fatalf("threads before and after:\n%+v\n%+v", l1, l2)
+	}
+	for _, c := range [][3][]byte{{[]byte("questions"), q1, q2}, {[]byte("progress"), p1, p2}, {[]byte("answers"), a1, a2}} {
+		if string(c[1]) != string(c[2]) || len(c[2]) < 50 {
+			t.Errorf("%s before and after:\n%s\n%s", c[0], c[1], c[2])
+		}
 	}
 }
