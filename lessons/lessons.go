@@ -55,6 +55,11 @@ func (s *Service) routes() {
 	s.mux.HandleFunc("GET /api/rooms/{room}/attendance.csv", s.serveAttendance)
 	s.mux.HandleFunc("GET /api/rooms/{room}/lessons", s.serveLessonList)
 	s.mux.HandleFunc("GET /api/rooms/{room}/lessons/{id}/{object}", s.serveLessonObject)
+	s.mux.HandleFunc("GET /api/rooms/{room}/library", s.serveLibrary)
+	s.mux.HandleFunc("GET /api/rooms/{room}/lessons/{id}", s.serveLibraryLesson)
+	s.mux.HandleFunc("PATCH /api/rooms/{room}/lessons/{id}", s.servePatchLesson)
+	s.mux.HandleFunc("DELETE /api/rooms/{room}/lessons/{id}", s.serveDeleteLesson)
+	s.mux.HandleFunc("GET /api/rooms/{room}/lessons/{id}/replay", s.serveReplay)
 }
 
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
