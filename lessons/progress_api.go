@@ -100,10 +100,11 @@ func (s *Service) serveDropoffSVG(w http.ResponseWriter, r *http.Request) {
 		s.writeErr(w, "read progress", err)
 		return
 	}
-	title := "Viewers per minute"
-	if !lr.lesson.StartedAt.IsZero() {
-		title += " — lesson of " + lr.lesson.StartedAt.UTC().Format("2 Jan 2006, 15:04 UTC")
+	title := defaultTitle(lr.lesson)
+	if m, err := s.lessonMetaOf(ctx, lr.room, lr.lesson.ID); err == nil && m.Title != "" {
+		title = m.Title
 	}
+	title = "Viewers per minute: " + title
 	h := w.Header()
 	h.Set("Content-Type", "image/svg+xml")
 	h.Set("Cache-Control", "private, no-store")
@@ -132,9 +133,10 @@ func (s *Service) serveLessonStats(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	g, _ := s.grant(w, r, room) // checked by courseRequest
 	ctx, cancel := context.WithTimeout(r.Context(), 2*storeTimeout)
 	defer cancel()
-	st, err := s.lessonStats(ctx, room, s.now())
+	st, err := s.lessonStats(ctx, g, room, s.now())
 	if err != nil {
 		s.writeErr(w, "lesson stats", err)
 		return

@@ -185,6 +185,30 @@ func (m *MinIO) List(ctx context.Context, prefix string) ([]Info, error) {
 	return out, nil
 }
 
+// DeletePrefix lists the objects under prefix and removes them in batches (S3 DeleteObjects).
+func (m *MinIO) DeletePrefix(ctx context.Context, prefix string) (int, error) {
+	if err := CheckPrefix(prefix); err != nil {
+		return 0, err
+	}
+	infos, err := m.List(ctx, prefix)
+	if err != nil || len(infos) == 0 {
+		return 0, err
+	}
+	objs := make(chan minio.ObjectInfo, len(infos))
+	for _, info := range infos {
+		objs <- minio.ObjectInfo{Key: info.Key}
+	}
+	close(objs)
+	n := len(infos)
+	for e := range m.c.RemoveObjects(ctx, m.bucket, objs, minio.RemoveObjectsOptions{}) {
+		if e.Err != nil && minio.ToErrorResponse(e.Err).Code != "NoSuchKey" {
+			err = errors.Join(err, fmt.Errorf("storage: delete %s: %w", e.ObjectName, e.Err))
+			n--
+		}
+	}
+	return n, err
+}
+
 func (m *MinIO) notFound(key string, err error) error {
 	r := minio.ToErrorResponse(err)
 	if r.StatusCode == http.StatusNotFound || r.Code == "NoSuchKey" || isNoBucket(err) {
