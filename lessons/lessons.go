@@ -27,6 +27,8 @@ type Config struct {
 	Objects storage.Store // the lessons' files; nil: none are served
 	Tokens  *auth.Issuer  // checks the join tokens requests carry
 	Logger  *slog.Logger
+	// PublicURL is the base of links the API hands out (the schedule feed); empty: the request's host.
+	PublicURL string
 }
 
 // Service serves the API under /api/rooms/{room}/… (docs/api.md). It is an http.Handler: mount it
@@ -66,6 +68,7 @@ func (s *Service) routes() {
 	s.threadRoutes()
 	s.questionRoutes()
 	s.progressRoutes()
+	s.scheduleRoutes()
 }
 
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }

@@ -54,6 +54,7 @@ func Handler(cfg Config) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", h.landing)
 	mux.HandleFunc("GET /r/{room}", h.room)
+	mux.HandleFunc("GET /r/{room}/schedule", h.schedule)
 	mux.HandleFunc("GET /static/", h.static)
 	mux.HandleFunc("/", h.notFound)
 	return mux
