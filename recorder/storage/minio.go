@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
@@ -73,6 +74,16 @@ func (m *MinIO) ensureBucket(ctx context.Context) error {
 		return nil
 	}
 	ok, err := m.c.BucketExists(ctx, m.bucket)
+	// A MinIO that has just started answers health checks before its object layer is up; give it
+	// a few seconds rather than failing the first upload.
+	for wait := 100 * time.Millisecond; err != nil && minio.ToErrorResponse(err).Code == "XMinioServerNotInitialized" && wait < 10*time.Second; wait *= 2 {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("storage: bucket %s: %w", m.bucket, ctx.Err())
+		case <-time.After(wait):
+		}
+		ok, err = m.c.BucketExists(ctx, m.bucket)
+	}
 	if err != nil {
 		return fmt.Errorf("storage: bucket %s: %w", m.bucket, err)
 	}
