@@ -37,6 +37,9 @@ type Service struct {
 	cfg Config
 	log *slog.Logger
 	mux *http.ServeMux
+	now func() time.Time // the clock of course records; tests set it
+
+	posts postLimiter // threads and replies per person (ratelimit.go)
 }
 
 // storeTimeout bounds one request's reads and writes of the state store.
@@ -44,7 +47,7 @@ const storeTimeout = 5 * time.Second
 
 // New returns the API over cfg.
 func New(cfg Config) *Service {
-	s := &Service{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux()}
+	s := &Service{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), now: time.Now}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -57,6 +60,14 @@ func (s *Service) routes() {
 	s.mux.HandleFunc("GET /api/rooms/{room}/attendance.csv", s.serveAttendance)
 	s.mux.HandleFunc("GET /api/rooms/{room}/lessons", s.serveLessonList)
 	s.mux.HandleFunc("GET /api/rooms/{room}/lessons/{id}/{object}", s.serveLessonObject)
+	s.mux.HandleFunc("GET /api/rooms/{room}/library", s.serveLibrary)
+	s.mux.HandleFunc("GET /api/rooms/{room}/lessons/{id}", s.serveLibraryLesson)
+	s.mux.HandleFunc("PATCH /api/rooms/{room}/lessons/{id}", s.servePatchLesson)
+	s.mux.HandleFunc("DELETE /api/rooms/{room}/lessons/{id}", s.serveDeleteLesson)
+	s.mux.HandleFunc("GET /api/rooms/{room}/lessons/{id}/replay", s.serveReplay)
+	s.threadRoutes()
+	s.questionRoutes()
+	s.progressRoutes()
 	s.scheduleRoutes()
 }
 

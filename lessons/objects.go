@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"regexp"
+	"slices"
 
 	"github.com/chalk-edu/chalk/recorder"
 	"github.com/chalk-edu/chalk/recorder/storage"
@@ -41,7 +42,8 @@ type lessonListMsg struct {
 // participant's join token of that room.
 func (s *Service) serveLessonList(w http.ResponseWriter, r *http.Request) {
 	room := r.PathValue("room")
-	if _, ok := s.grant(w, r, room); !ok {
+	g, ok := s.grant(w, r, room)
+	if !ok {
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), storeTimeout)
@@ -50,6 +52,11 @@ func (s *Service) serveLessonList(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		s.log.Error("read lessons", "room", room, "err", err)
 		httpError(w, http.StatusServiceUnavailable, "the classroom state store is unavailable; try again")
+		return
+	}
+	if ls, err = s.visibleLessons(ctx, g, room, ls); err != nil {
+		s.log.Error("read lesson details", "room", room, "err", err)
+		httpError(w, http.StatusServiceUnavailable, "the course record store is unavailable; try again")
 		return
 	}
 	if ls == nil {
@@ -67,7 +74,8 @@ func (s *Service) serveLessonList(w http.ResponseWriter, r *http.Request) {
 // lesson storage.
 func (s *Service) serveLessonObject(w http.ResponseWriter, r *http.Request) {
 	room, id, name := r.PathValue("room"), r.PathValue("id"), r.PathValue("object")
-	if _, ok := s.grant(w, r, room); !ok {
+	g, ok := s.grant(w, r, room)
+	if !ok {
 		return
 	}
 	obj, known := lessonObjects[name]
@@ -77,6 +85,12 @@ func (s *Service) serveLessonObject(w http.ResponseWriter, r *http.Request) {
 	}
 	lesson, ok := s.roomLesson(w, r, room, id)
 	if !ok {
+		return
+	}
+	// The raw timeline has every message, those to the instructors only too, and quiz answers
+	// before their poll closed: students get it filtered, as /replay (replay.go).
+	if obj.file == "timeline.json" && !g.Role.Moderator() {
+		httpError(w, http.StatusForbidden, "the raw timeline is for instructors; the class's events as a student may see them are at /api/rooms/"+room+"/lessons/"+id+"/replay")
 		return
 	}
 	if s.cfg.Objects == nil {
@@ -109,9 +123,10 @@ func (s *Service) serveLessonObject(w http.ResponseWriter, r *http.Request) {
 	http.ServeContent(w, r, obj.file, info.ModTime, f)
 }
 
-// roomLesson returns lesson id if the store lists it as room's. If not (or the id cannot be a
-// lesson's, or the store did not answer), it writes the error and returns false: a lesson of
-// another room is "no such lesson" too, so ids cannot be probed across rooms.
+// roomLesson returns lesson id if the store lists it as room's and the request may see it. If not
+// (or the id cannot be a lesson's, or the store did not answer), it writes the error and returns
+// false: a lesson of another room, and a hidden lesson asked for with a student's token, are "no
+// such lesson" too, so ids cannot be probed across rooms or behind the hidden flag.
 func (s *Service) roomLesson(w http.ResponseWriter, r *http.Request, room, id string) (*rooms.Lesson, bool) {
 	const noLesson = "this room has no such lesson"
 	if !lessonIDRE.MatchString(id) {
@@ -126,11 +141,20 @@ func (s *Service) roomLesson(w http.ResponseWriter, r *http.Request, room, id st
 		httpError(w, http.StatusServiceUnavailable, "the classroom state store is unavailable; try again")
 		return nil, false
 	}
-	for i := range ls {
-		if ls[i].ID == id {
-			return &ls[i], true
-		}
+	i := slices.IndexFunc(ls, func(l rooms.Lesson) bool { return l.ID == id })
+	if i < 0 {
+		httpError(w, http.StatusNotFound, noLesson)
+		return nil, false
 	}
-	httpError(w, http.StatusNotFound, noLesson)
-	return nil, false
+	// A hidden lesson is no lesson at all to a student (library.go).
+	switch hidden, err := s.hiddenFromRequest(ctx, r, room, id); {
+	case err != nil:
+		s.log.Error("read lesson details", "room", room, "lesson", id, "err", err)
+		httpError(w, http.StatusServiceUnavailable, "the course record store is unavailable; try again")
+		return nil, false
+	case hidden:
+		httpError(w, http.StatusNotFound, noLesson)
+		return nil, false
+	}
+	return &ls[i], true
 }

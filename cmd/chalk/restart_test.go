@@ -116,6 +116,11 @@ var restartRecords = []restartRecord{
 		`{"title":"Kept across kill -9","start":"2027-05-04T09:00","timeZone":"Asia/Tokyo","durationMinutes":45}`,
 		student, "/api/rooms/{room}/schedule", `"title":"Kept across kill -9","description":"","start":"2027-05-04T00:00:00Z"`),
 	{"a cancelled session", writeCancelledSession, checkCancelledSession},
+	// Threads, questions, progress (restart_lessondata_test.go).
+	{"a thread with the instructor's answer, pinned, and a last visit", writeThread, checkThread},
+	{"a question and a student's answer", writeQuestion, checkQuestion},
+	apiRecord("watch progress", student, "POST", "/api/rooms/{room}/lessons/{lesson}/progress", `{"watched":[[0,1.5]],"position":1.5}`,
+		student, "/api/rooms/{room}/lessons/{lesson}/progress", `"watched":[[0,1.5]],"watchedSeconds":1.5`),
 }
 
 func writeNothing(*testing.T, *restartEnv) string { return "" }
