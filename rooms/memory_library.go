@@ -25,14 +25,3 @@ func (s *MemoryStore) DeleteLesson(ctx context.Context, room, id string) error {
 	r.rec.lessons = slices.Delete(r.rec.lessons, i, i+1)
 	return nil
 }
-
-// deleteLesson removes a lesson kept in the durable store's documents (memory_durable.go); r.mu
-// must be held.
-func (d *memDurable) deleteLesson(ctx context.Context, room, id string) error {
-	return d.docs.UpdateDoc(ctx, lessonsColl(room), id, func(old []byte) ([]byte, error) {
-		if old == nil {
-			return nil, ErrNotFound
-		}
-		return nil, nil
-	})
-}
