@@ -35,6 +35,9 @@ type Service struct {
 	cfg Config
 	log *slog.Logger
 	mux *http.ServeMux
+	now func() time.Time // the clock of course records; tests set it
+
+	posts postLimiter // threads and replies per person (ratelimit.go)
 }
 
 // storeTimeout bounds one request's reads and writes of the state store.
@@ -42,7 +45,7 @@ const storeTimeout = 5 * time.Second
 
 // New returns the API over cfg.
 func New(cfg Config) *Service {
-	s := &Service{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux()}
+	s := &Service{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), now: time.Now}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -60,6 +63,10 @@ func (s *Service) routes() {
 	s.mux.HandleFunc("PATCH /api/rooms/{room}/lessons/{id}", s.servePatchLesson)
 	s.mux.HandleFunc("DELETE /api/rooms/{room}/lessons/{id}", s.serveDeleteLesson)
 	s.mux.HandleFunc("GET /api/rooms/{room}/lessons/{id}/replay", s.serveReplay)
+
+	s.threadRoutes()
+	s.questionRoutes()
+	s.progressRoutes()
 }
 
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }

@@ -109,6 +109,7 @@ function card(l) {
   };
   stats.append(stat('people', l.attendance, 'attended live', 'attended live', 'Students in the class while it was recorded'),
     stat('eye', l.watchCount, 'watched', 'watched', 'Students who watched the recording'));
+  if (l.threads) stats.append(stat('chat', l.threads, 'thread', 'threads', 'Discussion threads on this lesson'));
   body.append(stats);
 
   if (viewer.moderator) body.append(modActions(l, li));
