@@ -88,14 +88,16 @@ export class ThreadsView {
   }
 
   updateComposer() {
-    const at = this.now();
-    $('thread-at-label').textContent = `Comment at ${clock(at)}`;
+    $('thread-at-label').textContent = `Comment at ${clock(this.moment())}`;
     const n = [...this.input.value.trim()].length;
     $('thread-count').textContent = n > MAX_TEXT - 200 ? `${n} / ${MAX_TEXT}` : '';
     $('thread-send').disabled = !n || n > MAX_TEXT;
     this.input.style.height = 'auto';
     this.input.style.height = `${this.input.scrollHeight + 2}px`;
   }
+
+  /** The moment a comment posted now is anchored to (what the label says, to a tenth). */
+  moment() { return Math.round(this.now() * 10) / 10; }
 
   focusComposer() {
     this.updateComposer();
@@ -107,7 +109,7 @@ export class ThreadsView {
   async post() {
     const text = this.input.value.trim();
     if (!text) return;
-    const at = Math.round(this.now() * 10) / 10;
+    const at = this.moment();
     $('thread-send').disabled = true;
     this.showError('');
     try {

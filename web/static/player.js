@@ -67,7 +67,10 @@ function openPane(name, { focus = false } = {}) {
 }
 
 for (const t of tabs) {
-  t.addEventListener('click', () => openPane(t.dataset.pane));
+  t.addEventListener('click', () => {
+    openPane(t.dataset.pane);
+    if (t.dataset.pane === 'threads' && threadsView) threadsView.load(); // coming back: fetch what is new
+  });
   t.addEventListener('keydown', (ev) => {
     let i = tabs.indexOf(t);
     switch (ev.key) {
@@ -125,7 +128,7 @@ function drawTime() {
     const end = video.buffered.end(video.buffered.length - 1);
     $('seek-buffered').style.width = `${Math.min(1, end / d) * 100}%`;
   }
-  $('btn-comment').textContent = `Comment at ${clock(t)}`;
+  $('btn-comment').textContent = `Comment at ${clock(Math.round(t * 10) / 10)}`;
   if (threadsView) threadsView.updateComposer();
   if (questionsView && viewer.moderator) questionsView.updateForm();
 }
