@@ -247,7 +247,17 @@ func TestBrowsersWatchALesson(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("after clicking the thread marker: currentTime = %.2f s", got)
+	sam.waitFor("the frame at 0:05 is decoded", `(() => { const v = document.getElementById('video'); return !v.seeking && v.readyState >= 2; })()`, 10*time.Second)
 	sam.screenshot("player")
+	for _, tab := range []string{"chat", "polls", "chapters"} {
+		if err := sam.do(10*time.Second, chromedp.Click(chromedp.CSS("#tab-"+tab), chromedp.NodeVisible)); err != nil {
+			t.Fatal(err)
+		}
+		sam.screenshot("player-" + tab)
+	}
+	if n, err := eval[int](sam, `document.querySelectorAll('#poll-list .poll-card.closed .poll-row.correct').length`); err != nil || n != 1 {
+		t.Errorf("the Polls pane at 0:05 shows %d closed quiz answers (%v); want the quiz closed at about 0:04 with its answer", n, err)
+	}
 	sam.waitFor("a heartbeat was accepted", `window.chalkPlayer.state().heartbeats >= 1`, 20*time.Second)
 
 	// ---- the instructor's view: library and analytics ----

@@ -103,7 +103,6 @@ async function lessonPage() {
   } else {
     chart.append(el('p', 'pane-empty', 'Nobody has watched the recording yet.'));
   }
-  body.append(chart);
 
   // Per student.
   const table = section('Students');
@@ -153,7 +152,10 @@ async function lessonPage() {
   }
   body.append(table);
 
-  // Per question.
+  // The chart and the answers per question side by side on a wide screen.
+  const pair = el('div', 'an-pair');
+  pair.append(chart);
+  body.append(pair);
   if (qs.length) {
     const sec = section('Answers per question');
     const list = el('ol', 'poll-list an-questions');
@@ -198,7 +200,7 @@ async function lessonPage() {
       list.append(card);
     });
     sec.append(list);
-    body.append(sec);
+    pair.append(sec);
   }
   done();
 }
