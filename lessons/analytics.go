@@ -5,6 +5,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/chalk-edu/chalk/auth"
 	"github.com/chalk-edu/chalk/rooms"
 )
 
@@ -199,11 +200,14 @@ type LessonStats struct {
 	Questions     int `json:"questions"`
 }
 
-// lessonStats counts, per lesson of the room, viewers and live attendees (from the overview), and
-// threads and questions.
-func (s *Service) lessonStats(ctx context.Context, room string, now time.Time) (map[string]LessonStats, error) {
+// lessonStats counts, per lesson of the room that g may see, viewers and live attendees (from the
+// overview), and threads and questions.
+func (s *Service) lessonStats(ctx context.Context, g auth.Grant, room string, now time.Time) (map[string]LessonStats, error) {
 	ls, att, progress, err := s.courseData(ctx, room)
 	if err != nil {
+		return nil, err
+	}
+	if ls, err = s.visibleLessons(ctx, g, room, ls); err != nil {
 		return nil, err
 	}
 	ov := overview(room, ls, att, progress, now)
@@ -220,6 +224,24 @@ func (s *Service) lessonStats(ctx context.Context, room string, now time.Time) (
 		}
 		st.Threads, st.Questions = len(threads), len(questions)
 		out[l.ID] = st
+	}
+	return out, nil
+}
+
+// studentViewers counts, per lesson of ls, the students who watched any of it: the library's watch
+// count.
+func (s *Service) studentViewers(ctx context.Context, room string, ls []rooms.Lesson) (map[string]int, error) {
+	out := make(map[string]int, len(ls))
+	for _, l := range ls {
+		all, err := rooms.ListJSON[progressDoc](ctx, s.cfg.Docs, lessonCollection(room, l.ID, kindProgress))
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range all {
+			if p.Role == rooms.RoleStudent && len(p.Watched) > 0 {
+				out[l.ID]++
+			}
+		}
 	}
 	return out, nil
 }

@@ -1,6 +1,7 @@
 package lessons
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -65,5 +66,15 @@ func TestOverview(t *testing.T) {
 	}
 	if l := ov.Lessons[1]; l.Viewers != 0 || l.LiveAttendees != 1 {
 		t.Fatalf("L2 counts: %+v", l)
+	}
+}
+
+// TestDeletedLessonsLoseEveryRecord: deleting a lesson (library.go) removes the collections of
+// every kind of course record this package keeps for it.
+func TestDeletedLessonsLoseEveryRecord(t *testing.T) {
+	for _, kind := range []string{kindThreads, kindSeen, kindQuestions, kindAnswers, kindProgress} {
+		if !slices.Contains(lessonCollections, kind) {
+			t.Errorf("deleting a lesson leaves its %q collection behind", kind)
+		}
 	}
 }

@@ -41,6 +41,7 @@ const (
 	dataLesson    = "math-20250301-091500-aaaaaa" // 600 s, with a timeline in MinIO
 	dataArtLesson = "art-20250301-091500-bbbbbb"
 	dataPending   = "math-20250302-091500-cccccc" // still recording: no duration
+	dataHidden    = "math-20250303-091500-dddddd" // hidden from students (library.go)
 )
 
 func newDataEnv(t *testing.T) *dataEnv {
@@ -70,6 +71,10 @@ func newDataEnv(t *testing.T) *dataEnv {
 	if err := e.store.UpdateLesson(ctx, "math", rooms.Lesson{ID: dataPending, Room: "math", Status: "recording", StartedAt: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
+	if err := e.store.UpdateLesson(ctx, "math", rooms.Lesson{ID: dataHidden, Room: "math", Status: "ready", Duration: 600, StartedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	e.must(t, 200, "PATCH", "/api/rooms/math/lessons/"+dataHidden, e.token(t, "math", "prof", "Prof", rooms.RoleInstructor), `{"hidden":true}`, nil)
 	return e
 }
 
@@ -215,6 +220,10 @@ func TestLessonDataAPI(t *testing.T) {
 						who, token, path string
 						want             int
 					}{"the art lesson with an art token in the math room", artTok, strings.Replace(ep.path, dataLesson, dataArtLesson, 1), 403},
+					struct {
+						who, token, path string
+						want             int
+					}{"a student, on a hidden lesson", anaTok, strings.Replace(ep.path, dataLesson, dataHidden, 1), 404},
 				)
 			}
 			if ep.moderator {
@@ -433,7 +442,7 @@ func TestLessonDataAPI(t *testing.T) {
 		}
 		var ov Overview
 		e.must(t, 200, "GET", "/api/rooms/math/analytics", profTok, "", &ov)
-		if len(ov.Lessons) != 2 || ov.Lessons[0].ID != dataLesson || ov.Lessons[0].Viewers != 2 || ov.Lessons[0].LiveAttendees != 1 {
+		if len(ov.Lessons) != 3 || ov.Lessons[0].ID != dataLesson || ov.Lessons[0].Viewers != 2 || ov.Lessons[0].LiveAttendees != 1 {
 			t.Fatalf("lessons: %+v", ov.Lessons)
 		}
 		names := []string{}
@@ -451,7 +460,7 @@ func TestLessonDataAPI(t *testing.T) {
 			t.Fatalf("csv: %d %s", code, body)
 		}
 		rows, err := csv.NewReader(strings.NewReader(string(body))).ReadAll()
-		if err != nil || len(rows) != 1+3*2 || strings.Join(rows[0], ",") != strings.Join(overviewColumns, ",") {
+		if err != nil || len(rows) != 1+3*3 || strings.Join(rows[0], ",") != strings.Join(overviewColumns, ",") {
 			t.Fatalf("csv rows: %v, %v", rows, err)
 		}
 		if rows[1][1] != `'=HYPERLINK("x")` || rows[1][2] != dataLesson || rows[1][6] != "1.7" || rows[1][7] != "16.7" {
@@ -459,8 +468,24 @@ func TestLessonDataAPI(t *testing.T) {
 		}
 		var st struct{ Lessons map[string]LessonStats }
 		e.must(t, 200, "GET", "/api/rooms/math/lesson-stats", anaTok, "", &st)
-		if s := st.Lessons[dataLesson]; s.Viewers != 2 || s.LiveAttendees != 1 || s.Threads != 2 || s.Questions != 1 {
-			t.Fatalf("lesson stats: %+v", st)
+		if s := st.Lessons[dataLesson]; s.Viewers != 2 || s.LiveAttendees != 1 || s.Threads != 2 || s.Questions != 1 || len(st.Lessons) != 2 {
+			t.Fatalf("lesson stats: %+v", st) // the lesson and the pending one; not the hidden one
+		}
+		e.must(t, 200, "GET", "/api/rooms/math/lesson-stats", profTok, "", &st)
+		if _, ok := st.Lessons[dataHidden]; !ok {
+			t.Fatalf("the instructor's lesson stats lack the hidden lesson: %+v", st)
+		}
+		// The library's watch count is the same figure.
+		var lib struct{ Lessons []LibraryLesson }
+		e.must(t, 200, "GET", "/api/rooms/math/library", anaTok, "", &lib)
+		counted := 0
+		for _, l := range lib.Lessons {
+			if l.ID == dataLesson && l.WatchCount == 2 {
+				counted++
+			}
+		}
+		if counted != 1 {
+			t.Fatalf("library watch count: %+v", lib)
 		}
 	})
 }

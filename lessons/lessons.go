@@ -27,6 +27,8 @@ type Config struct {
 	Objects storage.Store // the lessons' files; nil: none are served
 	Tokens  *auth.Issuer  // checks the join tokens requests carry
 	Logger  *slog.Logger
+	// PublicURL is the base of links the API hands out (the schedule feed); empty: the request's host.
+	PublicURL string
 }
 
 // Service serves the API under /api/rooms/{room}/… (docs/api.md). It is an http.Handler: mount it
@@ -63,10 +65,10 @@ func (s *Service) routes() {
 	s.mux.HandleFunc("PATCH /api/rooms/{room}/lessons/{id}", s.servePatchLesson)
 	s.mux.HandleFunc("DELETE /api/rooms/{room}/lessons/{id}", s.serveDeleteLesson)
 	s.mux.HandleFunc("GET /api/rooms/{room}/lessons/{id}/replay", s.serveReplay)
-
 	s.threadRoutes()
 	s.questionRoutes()
 	s.progressRoutes()
+	s.scheduleRoutes()
 }
 
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }

@@ -109,7 +109,7 @@ func (s *Service) serveLibrary(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusServiceUnavailable, "the course record store is unavailable; try again")
 		return
 	}
-	counts, err := s.libraryCounts(ctx, room)
+	counts, err := s.libraryCounts(ctx, g, room)
 	if err != nil {
 		s.log.Error("read lesson counts", "room", room, "err", err)
 		httpError(w, http.StatusServiceUnavailable, "the classroom state store is unavailable; try again")
@@ -129,11 +129,11 @@ func (s *Service) serveLibrary(w http.ResponseWriter, r *http.Request) {
 // libraryCounts counts, per lesson, the students who were in the class while it was recorded and
 // those who watched it, and its threads and questions: the course analytics' figures
 // (analytics.go), so the library and the analytics pages never disagree.
-func (s *Service) libraryCounts(ctx context.Context, room string) (map[string]LessonStats, error) {
+func (s *Service) libraryCounts(ctx context.Context, g auth.Grant, room string) (map[string]LessonStats, error) {
 	if s.cfg.Docs == nil {
 		return map[string]LessonStats{}, nil
 	}
-	return s.lessonStats(ctx, room, time.Now())
+	return s.lessonStats(ctx, g, room, time.Now())
 }
 
 func libraryLesson(l rooms.Lesson, m lessonMeta, c LessonStats) LibraryLesson {
@@ -187,7 +187,7 @@ func (s *Service) serveLibraryLesson(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusServiceUnavailable, "the course record store is unavailable; try again")
 		return
 	}
-	counts, err := s.libraryCounts(ctx, room)
+	counts, err := s.libraryCounts(ctx, g, room)
 	if err != nil {
 		s.log.Error("read lesson counts", "room", room, "err", err)
 		httpError(w, http.StatusServiceUnavailable, "the classroom state store is unavailable; try again")
@@ -266,7 +266,7 @@ func (s *Service) servePatchLesson(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusServiceUnavailable, "the course record store is unavailable; try again")
 		return
 	}
-	counts, err := s.libraryCounts(ctx, room)
+	counts, err := s.libraryCounts(ctx, g, room)
 	if err != nil {
 		counts = nil // the change is made; the counts are only for show
 	}

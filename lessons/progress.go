@@ -210,6 +210,9 @@ func (lr *lessonRecords) recordBeat(ctx context.Context, g auth.Grant, hb heartb
 		budget := firstBeatMedia
 		if exists {
 			since := now.Sub(p.LastBeatAt)
+			if since < -minBeat { // the last beat came through a node whose clock is ahead
+				since = minBeat
+			}
 			if since < minBeat {
 				return &tooSoon{retry: minBeat - since}
 			}

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/chalk-edu/chalk/auth"
 )
 
 // HTTP handlers of watch progress and analytics (docs/api.md, "Watch progress", "Course
@@ -100,10 +102,11 @@ func (s *Service) serveDropoffSVG(w http.ResponseWriter, r *http.Request) {
 		s.writeErr(w, "read progress", err)
 		return
 	}
-	title := "Viewers per minute"
-	if !lr.lesson.StartedAt.IsZero() {
-		title += " — lesson of " + lr.lesson.StartedAt.UTC().Format("2 Jan 2006, 15:04 UTC")
+	title := defaultTitle(lr.lesson)
+	if m, err := s.lessonMetaOf(ctx, lr.room, lr.lesson.ID); err == nil && m.Title != "" {
+		title = m.Title
 	}
+	title = "Viewers per minute: " + title
 	h := w.Header()
 	h.Set("Content-Type", "image/svg+xml")
 	h.Set("Cache-Control", "private, no-store")
@@ -114,27 +117,28 @@ func (s *Service) serveDropoffSVG(w http.ResponseWriter, r *http.Request) {
 }
 
 // courseRequest checks a moderator's token for a main room's course endpoints.
-func (s *Service) courseRequest(w http.ResponseWriter, r *http.Request, what string) (string, bool) {
+// what says what a student may not do; "" lets any token of the room in.
+func (s *Service) courseRequest(w http.ResponseWriter, r *http.Request, what string) (auth.Grant, string, bool) {
 	room := r.PathValue("room")
 	if !roomNameRE.MatchString(room) { // a main room: its figures cover its breakout rooms
 		httpError(w, http.StatusNotFound, "no such room: a room name is 1-64 letters, digits, '-' or '_'")
-		return "", false
+		return auth.Grant{}, "", false
 	}
 	g, ok := s.grant(w, r, room)
 	if !ok || (what != "" && !moderator(w, g, what)) {
-		return "", false
+		return g, "", false
 	}
-	return room, true
+	return g, room, true
 }
 
 func (s *Service) serveLessonStats(w http.ResponseWriter, r *http.Request) {
-	room, ok := s.courseRequest(w, r, "")
+	g, room, ok := s.courseRequest(w, r, "")
 	if !ok {
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 2*storeTimeout)
 	defer cancel()
-	st, err := s.lessonStats(ctx, room, s.now())
+	st, err := s.lessonStats(ctx, g, room, s.now())
 	if err != nil {
 		s.writeErr(w, "lesson stats", err)
 		return
@@ -143,7 +147,7 @@ func (s *Service) serveLessonStats(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Service) overview(w http.ResponseWriter, r *http.Request) (Overview, bool) {
-	room, ok := s.courseRequest(w, r, "see course analytics")
+	_, room, ok := s.courseRequest(w, r, "see course analytics")
 	if !ok {
 		return Overview{}, false
 	}

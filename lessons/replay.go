@@ -66,6 +66,9 @@ type replayChapter struct {
 	Title string  `json:"title"`
 }
 
+// maxTimeline bounds the timeline read for a replay (a class of hours with busy chat is a few MB).
+const maxTimeline = 32 << 20
+
 // serveReplay serves GET /api/rooms/{room}/lessons/{id}/replay.
 func (s *Service) serveReplay(w http.ResponseWriter, r *http.Request) {
 	room, id := r.PathValue("room"), r.PathValue("id")

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
 	"time"
@@ -311,15 +310,23 @@ func chatThreadID(chatID string) string {
 	return "chat-" + hex.EncodeToString(sum[:12])
 }
 
-// promoteChat makes a thread of the live chat message chatID, as the lesson's timeline recorded it.
-func (lr *lessonRecords) promoteChat(ctx context.Context, objects storage.Store, chatID string, now time.Time) (Thread, error) {
+// promoteChat makes a thread of the live chat message chatID, as the lesson's timeline (read by
+// timeline) recorded it.
+func (lr *lessonRecords) promoteChat(ctx context.Context, timeline func(context.Context, string) (recorder.TimelineDoc, error), chatID string, now time.Time) (Thread, error) {
 	if chatID == "" || len(chatID) > 256 {
 		return Thread{}, badRequest("chatId must name a chat message of the lesson's timeline")
 	}
 	if err := lr.needDuration(); err != nil {
 		return Thread{}, err
 	}
-	msg, t, err := findChat(ctx, objects, lr.lesson.ID, chatID)
+	doc, err := timeline(ctx, lr.lesson.ID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return Thread{}, notFound("this lesson has no timeline yet; try again when it is processed")
+	}
+	if err != nil {
+		return Thread{}, fmt.Errorf("read the timeline of %s: %w", lr.lesson.ID, err)
+	}
+	msg, t, err := findChat(doc, chatID)
 	if err != nil {
 		return Thread{}, err
 	}
@@ -338,27 +345,9 @@ func (lr *lessonRecords) promoteChat(ctx context.Context, objects storage.Store,
 	return lr.createThread(ctx, th)
 }
 
-// maxTimeline bounds the timeline.json read to find a chat message.
-const maxTimeline = 64 << 20
-
-// findChat reads the lesson's timeline.json and returns the chat message chatID and its moment.
-// A message deleted during the class (a later chat_deleted) is refused.
-func findChat(ctx context.Context, objects storage.Store, lessonID, chatID string) (*rooms.ChatMessage, float64, error) {
-	if objects == nil {
-		return nil, 0, notFound("this server has no lesson storage, so no timeline to take chat from")
-	}
-	f, _, err := objects.Open(ctx, recorder.Prefix(lessonID)+"timeline.json")
-	if errors.Is(err, storage.ErrNotFound) {
-		return nil, 0, notFound("this lesson has no timeline yet; try again when it is processed")
-	}
-	if err != nil {
-		return nil, 0, fmt.Errorf("open timeline of %s: %w", lessonID, err)
-	}
-	defer f.Close()
-	var doc recorder.TimelineDoc
-	if err := json.NewDecoder(io.LimitReader(f, maxTimeline)).Decode(&doc); err != nil {
-		return nil, 0, fmt.Errorf("read timeline of %s: %w", lessonID, err)
-	}
+// findChat returns the chat message chatID of a lesson's timeline and its moment. A message
+// deleted during the class (a later chat_deleted) is refused.
+func findChat(doc recorder.TimelineDoc, chatID string) (*rooms.ChatMessage, float64, error) {
 	var found *rooms.ChatMessage
 	var at float64
 	for _, te := range doc.Events {

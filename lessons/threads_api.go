@@ -213,7 +213,11 @@ func (s *Service) serveFromChat(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := reqCtx(r)
 	defer cancel()
-	t, err := lr.promoteChat(ctx, s.cfg.Objects, body.ChatID, s.now())
+	if s.cfg.Objects == nil {
+		httpError(w, http.StatusNotFound, "this server has no lesson storage, so no timeline to take chat from")
+		return
+	}
+	t, err := lr.promoteChat(ctx, s.readTimeline, body.ChatID, s.now())
 	if err != nil {
 		s.writeErr(w, "promote chat", err)
 		return

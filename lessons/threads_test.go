@@ -174,13 +174,14 @@ func TestPromoteChat(t *testing.T) {
 	}
 	lr := testRecords()
 	now := time.Now()
+	svc := New(Config{Objects: objects})
 	putTimeline(t, objects, lr.lesson.ID, []timelineChat{
 		{t: 12.5, msg: rooms.ChatMessage{ID: "c-1", FromIdentity: "ben", FromName: "Ben", FromRole: rooms.RoleStudent, Text: "Is the exam open-book?"}},
 		{t: 30, msg: rooms.ChatMessage{ID: "c-2", FromIdentity: "ben", FromName: "Ben", FromRole: rooms.RoleStudent, Text: "psst", To: rooms.ChatToInstructors}},
 		{t: 40, msg: rooms.ChatMessage{ID: "c-3", FromIdentity: "eve", FromName: "Eve", FromRole: rooms.RoleStudent, Text: "spam"}},
 		{t: 41, deleted: "c-3"},
 	})
-	th, err := lr.promoteChat(ctx, objects, "c-1", now)
+	th, err := lr.promoteChat(ctx, svc.readTimeline, "c-1", now)
 	if err != nil || !th.FromChat || th.ChatID != "c-1" || th.At != 12.5 || th.Author.Name != "Ben" || th.Text != "Is the exam open-book?" {
 		t.Fatalf("promote: %+v, %v", th, err)
 	}
@@ -188,13 +189,13 @@ func TestPromoteChat(t *testing.T) {
 		id   string
 		want int
 	}{{"c-1", 409}, {"c-2", 400}, {"c-3", 400}, {"c-404", 404}, {"", 400}} {
-		if _, err := lr.promoteChat(ctx, objects, tc.id, now); status(err) != tc.want {
+		if _, err := lr.promoteChat(ctx, svc.readTimeline, tc.id, now); status(err) != tc.want {
 			t.Errorf("promote %q: %v, want %d", tc.id, err, tc.want)
 		}
 	}
 	other := testRecords()
 	other.lesson.ID = "math-2"
-	if _, err := other.promoteChat(ctx, objects, "c-1", now); status(err) != 404 {
+	if _, err := other.promoteChat(ctx, svc.readTimeline, "c-1", now); status(err) != 404 {
 		t.Errorf("a lesson without a timeline: %v", err)
 	}
 }

@@ -58,6 +58,8 @@ func Handler(cfg Config) http.Handler {
 	mux.HandleFunc("GET /r/{room}/lessons/{id}", h.lessonPage("player.html", true))
 	mux.HandleFunc("GET /r/{room}/lessons/{id}/analytics", h.lessonPage("analytics.html", true))
 	mux.HandleFunc("GET /r/{room}/analytics", h.lessonPage("analytics.html", false))
+
+	mux.HandleFunc("GET /r/{room}/schedule", h.schedule)
 	mux.HandleFunc("GET /static/", h.static)
 	mux.HandleFunc("/", h.notFound)
 	return mux

@@ -20,6 +20,7 @@ type serveConfig struct {
 	PublicIPs    []string
 	RedisURL     string
 	Storage      string
+	Data         string      // course records without Redis; default <Storage>/records
 	MinIO        minioConfig // empty Endpoint: lessons stay in the storage directory
 	AutoRecord   bool
 	Dev          bool
@@ -74,6 +75,7 @@ func parseServeConfig(args []string) (serveConfig, error) {
 	publicIPs := fs.String("public-ip", e.str("CHALK_PUBLIC_IP", ""), "public IPs mapped 1:1 to this host (NAT), comma-separated; advertised instead of local addresses (env CHALK_PUBLIC_IP)")
 	fs.StringVar(&c.RedisURL, "redis", e.str("CHALK_REDIS_URL", ""), "Redis URL (redis://host:6379/0) for shared classroom state; empty: embedded in-process store (env CHALK_REDIS_URL)")
 	fs.StringVar(&c.Storage, "storage", e.str("CHALK_STORAGE", "chalk-data"), "local directory for recordings and lessons (env CHALK_STORAGE)")
+	fs.StringVar(&c.Data, "data", e.str("CHALK_DATA", ""), "directory for course records (lesson list, attendance, schedule, threads, progress) when there is no Redis; default: records in the storage directory (env CHALK_DATA)")
 	fs.BoolVar(&c.Dev, "dev", e.bool("CHALK_DEV", false), "dev mode: students join by link with a name only, and an instructor link is printed (env CHALK_DEV)")
 	fs.StringVar(&c.TokenSecret, "token-secret", e.str("CHALK_TOKEN_SECRET", ""), "HS256 secret for join tokens, at least 32 bytes; required unless -dev (env CHALK_TOKEN_SECRET)")
 	fs.StringVar(&c.PublicURL, "public-url", e.str("CHALK_PUBLIC_URL", ""), "base URL printed in links, e.g. https://class.example.org; default http://localhost:<port> (env CHALK_PUBLIC_URL)")

@@ -41,6 +41,7 @@ type server struct {
 	tokens  *auth.Issuer
 	rec     *recorder.Service
 	docs    rooms.Docs         // course records: lesson details, threads, progress, schedule
+	disk    *rooms.DiskDocs    // the file behind docs without Redis; nil with Redis
 	lessons storage.Store      // the lessons' objects, recorded here and served by the lesson API
 	stopRec context.CancelFunc // ends the recorder's processing loop
 	recDone chan struct{}
@@ -65,9 +66,22 @@ func newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (*server,
 		return nil, fmt.Errorf("storage directory: %w", err)
 	}
 
+	if cfg.Data == "" {
+		cfg.Data = filepath.Join(cfg.Storage, "records")
+		s.cfg.Data = cfg.Data
+	}
 	if cfg.RedisURL == "" {
-		s.store = rooms.NewMemoryStore()
-		s.docs = rooms.NewMemoryDocs()
+		// Embedded: live state in memory, course records (the lesson list and attendance included)
+		// in a file that survives a restart.
+		if s.disk, err = rooms.OpenDiskDocs(cfg.Data); err != nil {
+			return nil, err
+		}
+		ms, err := rooms.NewDurableMemoryStore(ctx, s.disk, log)
+		if err != nil {
+			s.close()
+			return nil, err
+		}
+		s.store, s.docs = ms, s.disk
 	} else {
 		rs, err := rooms.NewRedisStore(ctx, cfg.RedisURL, rooms.RedisOptions{})
 		if err != nil {
@@ -117,7 +131,7 @@ func newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (*server,
 	mux := http.NewServeMux()
 	mux.Handle("GET /ws", s.hub)
 	mux.Handle("/api/", lessons.New(lessons.Config{
-		Store: s.store, Docs: s.docs, Objects: s.lessons, Tokens: s.tokens, Logger: log,
+		Store: s.store, Docs: s.docs, Objects: s.lessons, Tokens: s.tokens, Logger: log, PublicURL: cfg.PublicURL,
 	}))
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
@@ -212,6 +226,11 @@ func (s *server) close() {
 	}
 	if s.store != nil {
 		s.store.Close()
+	}
+	if s.disk != nil {
+		if err := s.disk.Close(); err != nil {
+			s.log.Warn("close the course records", "err", err)
+		}
 	}
 	if s.ln != nil {
 		s.ln.Close()
