@@ -41,9 +41,9 @@ type lessonMeta struct {
 
 func metaCollection(room string) string { return "room/" + room + "/lessonmeta" }
 
-// lessonCollections are the kinds of course records kept per lesson (lesson/<room>/<id>/<kind>):
-// deleting a lesson deletes each. A feature that keeps per-lesson records adds its kind here.
-var lessonCollections = []string{"threads", "seen", "questions", "answers", "progress"}
+// lessonCollections are the kinds of course records kept per lesson (records.go): deleting a lesson
+// deletes each. A feature that keeps per-lesson records adds its kind here.
+var lessonCollections = []string{kindThreads, kindSeen, kindQuestions, kindAnswers, kindProgress}
 
 // LibraryLesson is a lesson as the library shows it (docs/api.md, "Lesson library").
 type LibraryLesson struct {
@@ -53,8 +53,10 @@ type LibraryLesson struct {
 	Description string `json:"description"`
 	Hidden      bool   `json:"hidden"`
 	Poster      string `json:"poster,omitempty"` // the poster's API path (add ?token=); once the video is there
-	Attendance  int    `json:"attendance"`       // students in the room while it was recorded
+	Attendance  int    `json:"attendance"`       // students in the class (room or its breakouts) while it was recorded
 	WatchCount  int    `json:"watchCount"`       // students who watched any of it
+	Threads     int    `json:"threads"`          // discussion threads on it
+	Questions   int    `json:"questions"`        // questions placed in it
 }
 
 // libraryMsg is the body of GET /api/rooms/{room}/library.
@@ -107,7 +109,7 @@ func (s *Service) serveLibrary(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusServiceUnavailable, "the course record store is unavailable; try again")
 		return
 	}
-	counts, err := s.libraryCounts(ctx, room, ls)
+	counts, err := s.libraryCounts(ctx, g, room)
 	if err != nil {
 		s.log.Error("read lesson counts", "room", room, "err", err)
 		httpError(w, http.StatusServiceUnavailable, "the classroom state store is unavailable; try again")
@@ -124,65 +126,19 @@ func (s *Service) serveLibrary(w http.ResponseWriter, r *http.Request) {
 	writeLibraryJSON(w, http.StatusOK, out)
 }
 
-// libraryCount is what the library counts per lesson.
-type libraryCount struct{ attendance, watched int }
-
-// libraryCounts counts, per lesson, the students who were in its room while it was recorded (from
-// the attendance records, the same the CSV export shows) and those who watched it.
-func (s *Service) libraryCounts(ctx context.Context, room string, ls []rooms.Lesson) (map[string]libraryCount, error) {
-	main, _ := rooms.ParseBreakoutRoom(room)
-	att, err := s.cfg.Store.Attendance(ctx, main)
-	if err != nil {
-		return nil, err
+// libraryCounts counts, per lesson, the students who were in the class while it was recorded and
+// those who watched it, and its threads and questions: the course analytics' figures
+// (analytics.go), so the library and the analytics pages never disagree.
+func (s *Service) libraryCounts(ctx context.Context, g auth.Grant, room string) (map[string]LessonStats, error) {
+	if s.cfg.Docs == nil {
+		return map[string]LessonStats{}, nil
 	}
-	watched := s.watchCounts(ctx, room, ls)
-	out := make(map[string]libraryCount, len(ls))
-	for _, l := range ls {
-		out[l.ID] = libraryCount{attendance: liveAttendance(l, att, time.Now()), watched: watched[l.ID]}
-	}
-	return out, nil
+	return s.lessonStats(ctx, g, room, time.Now())
 }
 
-// liveAttendance counts the distinct students whose stay in the lesson's room overlaps its
-// recording. A lesson still being recorded runs until now.
-func liveAttendance(l rooms.Lesson, att []rooms.AttendanceRecord, now time.Time) int {
-	if l.StartedAt.IsZero() {
-		return 0
-	}
-	end := l.StartedAt.Add(time.Duration(l.Duration * float64(time.Second)))
-	if l.Status == "recording" {
-		end = now
-	}
-	seen := map[string]bool{}
-	for _, a := range att {
-		if a.Room != l.Room || a.Role != rooms.RoleStudent {
-			continue
-		}
-		left := a.LeftAt
-		if left.IsZero() {
-			left = now
-		}
-		if a.JoinedAt.Before(end) && left.After(l.StartedAt) {
-			seen[a.Identity] = true
-		}
-	}
-	return len(seen)
-}
-
-// watchCounts says how many students watched each lesson, from the watch progress records
-// (docs/api.md "Watch progress").
-func (s *Service) watchCounts(ctx context.Context, room string, ls []rooms.Lesson) map[string]int {
-	n, err := s.studentViewers(ctx, room, ls) // progress_api.go, analytics.go
-	if err != nil {
-		s.log.Warn("count lesson viewers", "room", room, "err", err)
-		return map[string]int{}
-	}
-	return n
-}
-
-func libraryLesson(l rooms.Lesson, m lessonMeta, c libraryCount) LibraryLesson {
+func libraryLesson(l rooms.Lesson, m lessonMeta, c LessonStats) LibraryLesson {
 	out := LibraryLesson{Lesson: l, Title: m.Title, CustomTitle: m.Title != "", Description: m.Description,
-		Hidden: m.Hidden, Attendance: c.attendance, WatchCount: c.watched}
+		Hidden: m.Hidden, Attendance: c.LiveAttendees, WatchCount: c.Viewers, Threads: c.Threads, Questions: c.Questions}
 	if out.Title == "" {
 		out.Title = defaultTitle(l)
 	}
@@ -231,7 +187,7 @@ func (s *Service) serveLibraryLesson(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusServiceUnavailable, "the course record store is unavailable; try again")
 		return
 	}
-	counts, err := s.libraryCounts(ctx, room, []rooms.Lesson{*l})
+	counts, err := s.libraryCounts(ctx, g, room)
 	if err != nil {
 		s.log.Error("read lesson counts", "room", room, "err", err)
 		httpError(w, http.StatusServiceUnavailable, "the classroom state store is unavailable; try again")
@@ -310,7 +266,7 @@ func (s *Service) servePatchLesson(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusServiceUnavailable, "the course record store is unavailable; try again")
 		return
 	}
-	counts, err := s.libraryCounts(ctx, room, []rooms.Lesson{*l})
+	counts, err := s.libraryCounts(ctx, g, room)
 	if err != nil {
 		counts = nil // the change is made; the counts are only for show
 	}
@@ -347,7 +303,7 @@ func (s *Service) serveDeleteLesson(w http.ResponseWriter, r *http.Request) {
 	}
 	if s.cfg.Docs != nil {
 		for _, kind := range lessonCollections {
-			if err := s.cfg.Docs.DeleteCollection(ctx, "lesson/"+room+"/"+id+"/"+kind); err != nil {
+			if err := s.cfg.Docs.DeleteCollection(ctx, lessonCollection(room, id, kind)); err != nil {
 				s.log.Error("delete lesson records", "room", room, "lesson", id, "kind", kind, "err", err)
 				httpError(w, http.StatusServiceUnavailable, "the course record store is unavailable; try again")
 				return

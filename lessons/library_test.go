@@ -196,10 +196,10 @@ func testLibrary(t *testing.T, f *libraryFixture) {
 			recent.Poster != lessonPath+"/poster.jpg" || recent.Hidden || recent.Status != "ready" {
 			t.Errorf("recent lesson = %+v", recent)
 		}
-		// Ada and Bob were in chem during the recent lessons; Cy was in a breakout room, the
-		// instructor is no student, and nobody was there two days ago.
-		if recent.Attendance != 2 || busy.Attendance != 2 || old.Attendance != 0 {
-			t.Errorf("attendance: recent %d, processing %d, old %d; want 2, 2, 0", recent.Attendance, busy.Attendance, old.Attendance)
+		// Ada and Bob were in chem during the recent lessons and Cy in one of its breakout rooms;
+		// the instructor is no student, and nobody was there two days ago.
+		if recent.Attendance != 3 || busy.Attendance != 3 || old.Attendance != 0 {
+			t.Errorf("attendance: recent %d, processing %d, old %d; want 3, 3, 0", recent.Attendance, busy.Attendance, old.Attendance)
 		}
 		if busy.Poster != "" || busy.Status != "processing" || !busy.Preview {
 			t.Errorf("processing lesson = %+v", busy)
@@ -215,6 +215,27 @@ func testLibrary(t *testing.T, f *libraryFixture) {
 		code, body := f.do(t, "GET", lessonPath, student, "")
 		if code != 200 || !strings.Contains(body, `"id":"`+newLesson+`"`) || !strings.Contains(body, `"viewer":{"identity":"ada"`) {
 			t.Errorf("one lesson: %d %s", code, body)
+		}
+	})
+
+	t.Run("Counts", func(t *testing.T) {
+		// Ada watches half a minute and asks something; Bob does neither; the instructor's own
+		// viewing is not a student's.
+		for _, c := range []struct{ tok, path, body string }{
+			{student, lessonPath + "/progress", `{"watched":[[0,30]],"position":30}`},
+			{prof, lessonPath + "/progress", `{"watched":[[0,60]],"position":60}`},
+			{student, lessonPath + "/threads", `{"at":12,"text":"Why?"}`},
+		} {
+			if code, body := f.do(t, "POST", c.path, c.tok, c.body); code != 200 && code != 201 {
+				t.Fatalf("POST %s: %d %s", c.path, code, body)
+			}
+		}
+		m := library(t, bob)
+		if l := m.Lessons[1]; l.WatchCount != 1 || l.Threads != 1 || l.Questions != 0 {
+			t.Errorf("counts = watched %d, threads %d, questions %d; want 1, 1, 0", l.WatchCount, l.Threads, l.Questions)
+		}
+		if l := m.Lessons[2]; l.WatchCount != 0 || l.Threads != 0 {
+			t.Errorf("another lesson's counts = %+v", l)
 		}
 	})
 
@@ -403,37 +424,4 @@ func testLibrary(t *testing.T, f *libraryFixture) {
 			}
 		}
 	})
-}
-
-func TestLiveAttendance(t *testing.T) {
-	t0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
-	now := t0.Add(3 * time.Hour)
-	l := rooms.Lesson{ID: "l", Room: "r", Status: "ready", StartedAt: t0, Duration: 3600}
-	stay := func(who string, role rooms.Role, room string, from, to time.Duration) rooms.AttendanceRecord {
-		a := rooms.AttendanceRecord{Room: room, Identity: who, Role: role, JoinedAt: t0.Add(from)}
-		if to != 0 {
-			a.LeftAt = t0.Add(to)
-		}
-		return a
-	}
-	att := []rooms.AttendanceRecord{
-		stay("in", rooms.RoleStudent, "r", 10*time.Minute, 20*time.Minute),
-		stay("in", rooms.RoleStudent, "r", 30*time.Minute, 40*time.Minute), // twice: counted once
-		stay("early", rooms.RoleStudent, "r", -time.Hour, time.Minute),
-		stay("before", rooms.RoleStudent, "r", -time.Hour, -time.Minute),
-		stay("after", rooms.RoleStudent, "r", 61*time.Minute, 70*time.Minute),
-		stay("still", rooms.RoleStudent, "r", 59*time.Minute, 0),
-		stay("prof", rooms.RoleInstructor, "r", 0, 60*time.Minute),
-		stay("group", rooms.RoleStudent, "r.b1", 0, 60*time.Minute),
-	}
-	if n := liveAttendance(l, att, now); n != 3 {
-		t.Errorf("liveAttendance = %d, want 3 (in, early, still)", n)
-	}
-	l.Status, l.Duration = "recording", 0 // runs until now
-	if n := liveAttendance(l, att, now); n != 4 {
-		t.Errorf("liveAttendance while recording = %d, want 4", n)
-	}
-	if n := liveAttendance(rooms.Lesson{ID: "x", Room: "r"}, att, now); n != 0 {
-		t.Errorf("a lesson without a start: %d", n)
-	}
 }

@@ -22,9 +22,6 @@ import (
 // instructors only for them and its sender, a deleted message not at all, a quiz's answers only
 // once it was closed. The raw timeline is the moderators' (objects.go).
 
-// maxTimeline bounds the timeline read for a replay (a class of hours with busy chat is a few MB).
-const maxTimeline = 32 << 20
-
 // replayMsg is the body of GET /api/rooms/{room}/lessons/{id}/replay.
 type replayMsg struct {
 	Lesson   string          `json:"lesson"`
@@ -68,6 +65,9 @@ type replayChapter struct {
 	End   float64 `json:"end"`
 	Title string  `json:"title"`
 }
+
+// maxTimeline bounds the timeline read for a replay (a class of hours with busy chat is a few MB).
+const maxTimeline = 32 << 20
 
 // serveReplay serves GET /api/rooms/{room}/lessons/{id}/replay.
 func (s *Service) serveReplay(w http.ResponseWriter, r *http.Request) {

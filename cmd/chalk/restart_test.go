@@ -116,6 +116,8 @@ var restartRecords = []restartRecord{
 		`{"title":"Kept across kill -9","start":"2027-05-04T09:00","timeZone":"Asia/Tokyo","durationMinutes":45}`,
 		student, "/api/rooms/{room}/schedule", `"title":"Kept across kill -9","description":"","start":"2027-05-04T00:00:00Z"`),
 	{"a cancelled session", writeCancelledSession, checkCancelledSession},
+	apiRecord("a lesson's title and description", instructor, "PATCH", "/api/rooms/{room}/lessons/{lesson}", `{"title":"Kept title","description":"Kept."}`,
+		student, "/api/rooms/{room}/library", `"title":"Kept title","customTitle":true,"description":"Kept."`),
 	// Threads, questions, progress (restart_lessondata_test.go).
 	{"a thread with the instructor's answer, pinned, and a last visit", writeThread, checkThread},
 	{"a question and a student's answer", writeQuestion, checkQuestion},
