@@ -2,7 +2,6 @@ package rooms
 
 import (
 	"context"
-	"fmt"
 	"slices"
 )
 
@@ -25,21 +24,5 @@ func (s *MemoryStore) DeleteLesson(ctx context.Context, room, id string) error {
 		return ErrNotFound
 	}
 	r.rec.lessons = slices.Delete(r.rec.lessons, i, i+1)
-	return nil
-}
-
-// deleteLesson removes a lesson's document; ErrNotFound if there is none. r.mu must be held.
-func (d *memDurable) deleteLesson(ctx context.Context, room, id string) error {
-	found := false
-	err := d.docs.UpdateDoc(ctx, lessonsColl(room), id, func(old []byte) ([]byte, error) {
-		found = old != nil
-		return nil, nil
-	})
-	if err != nil {
-		return fmt.Errorf("rooms: delete lesson %s of %s: %w", id, room, err)
-	}
-	if !found {
-		return ErrNotFound
-	}
 	return nil
 }
