@@ -117,22 +117,26 @@ func (d *memDurable) ctx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), durableTimeout)
 }
 
-// openStayFor records a new stay of p in room and returns it; r.mu must be held.
+// openStayFor records a new stay of p in room and returns it; r.mu must be held. The pointer in
+// store/open-stays is written first: if the stay's own write then fails, the next start finds a
+// pointer to nothing and drops it, whereas the other order could leave a stay open for ever.
 func (d *memDurable) openStayFor(room string, p *Participant) (durableStay, error) {
 	ctx, cancel := d.ctx()
 	defer cancel()
 	st := durableStay{id: fmt.Sprintf(stayIDFormat, d.next()), rec: AttendanceRecord{Room: room, Identity: p.Identity,
 		Name: p.Name, Role: p.Role, JoinedAt: time.Now().UTC()}}
-	if _, err := UpdateJSON(ctx, d.docs, attendanceColl(room), st.id, func(rec *AttendanceRecord, _ bool) error {
-		*rec = st.rec
+	pointer := room + "/" + st.id
+	if _, err := UpdateJSON(ctx, d.docs, collOpenStays, pointer, func(o *openStay, _ bool) error {
+		*o = openStay{Room: room, Stay: st.id}
 		return nil
 	}); err != nil {
 		return st, fmt.Errorf("rooms: record the attendance of %s in %s: %w", p.Identity, room, err)
 	}
-	if _, err := UpdateJSON(ctx, d.docs, collOpenStays, room+"/"+st.id, func(o *openStay, _ bool) error {
-		*o = openStay{Room: room, Stay: st.id}
+	if _, err := UpdateJSON(ctx, d.docs, attendanceColl(room), st.id, func(rec *AttendanceRecord, _ bool) error {
+		*rec = st.rec
 		return nil
 	}); err != nil {
+		_ = d.docs.UpdateDoc(ctx, collOpenStays, pointer, func([]byte) ([]byte, error) { return nil, nil }) // best effort
 		return st, fmt.Errorf("rooms: record the attendance of %s in %s: %w", p.Identity, room, err)
 	}
 	return st, nil

@@ -1,7 +1,10 @@
 package rooms_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -116,5 +119,57 @@ func BenchmarkDurableJoinLeave(b *testing.B) {
 		if err := s.Leave(ctx, "r", "p", rooms.ReasonLeft); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// failingDocs refuses writes to collections starting with fail, as a full disk would.
+type failingDocs struct {
+	rooms.Docs
+	fail string
+}
+
+func (f *failingDocs) UpdateDoc(ctx context.Context, coll, id string, fn func([]byte) ([]byte, error)) error {
+	if f.fail != "" && strings.HasPrefix(coll, f.fail) {
+		return errors.New("disk full")
+	}
+	return f.Docs.UpdateDoc(ctx, coll, id, fn)
+}
+
+// A join whose attendance cannot be recorded changes nothing: no participant, no event, no stay; a
+// lesson that cannot be stored is not announced.
+func TestDurableMemoryStoreWriteFails(t *testing.T) {
+	ctx := t.Context()
+	docs := &failingDocs{Docs: rooms.NewMemoryDocs()}
+	s, err := rooms.NewDurableMemoryStore(ctx, docs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	sub, err := s.Subscribe(ctx, "r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, coll := range []string{"store/open-stays", "room/r/attendance"} {
+		docs.fail = coll
+		p := rooms.Participant{ID: "a", Identity: "u-a", Name: "A", Role: rooms.RoleStudent, JoinedAt: time.Now()}
+		if _, _, err := s.Join(ctx, "r", p); err == nil || !strings.Contains(err.Error(), "disk full") {
+			t.Fatalf("join with %s failing: %v", coll, err)
+		}
+	}
+	docs.fail = "room/r/lessons"
+	if err := s.UpdateLesson(ctx, "r", rooms.Lesson{ID: "l1", Room: "r", Status: "ready"}); err == nil {
+		t.Fatal("a lesson that could not be stored was accepted")
+	}
+	docs.fail = ""
+	snap, _ := s.Snapshot(ctx, "r")
+	recs, _ := s.Attendance(ctx, "r")
+	open, _ := docs.ListDocs(ctx, "store/open-stays")
+	if len(snap.Participants) != 0 || snap.Seq != 0 || len(recs) != 0 || len(open) != 0 {
+		t.Fatalf("after failed writes: %d participants, seq %d, %d stays, %d open pointers", len(snap.Participants), snap.Seq, len(recs), len(open))
+	}
+	select {
+	case ev := <-sub.C:
+		t.Fatalf("an event after failed writes: %+v", ev)
+	default:
 	}
 }
