@@ -115,6 +115,9 @@ func newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (*server,
 	mux.Handle("GET /api/rooms/{room}/lessons/{id}/{object}", s.hub.LessonObjectHandler())
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	if cfg.Pprof {
+		mountPprof(mux)
+	}
 	mux.Handle("/", web.Handler(web.Config{DevMode: cfg.Dev, CheckToken: func(room, token string) error {
 		_, err := s.tokens.Check(token, room)
 		return err
