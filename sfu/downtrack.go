@@ -21,7 +21,8 @@ type DownTrack struct {
 	bound        atomic.Pointer[binding]
 	needKeyframe atomic.Bool // video: drop packets until a keyframe starts, so decoding can begin
 
-	hdr rtp.Header // scratch header, touched only by the UpTrack's goroutine
+	hdr   rtp.Header // scratch header, touched only by the goroutine that writes this track (fanout.go)
+	shard int        // that goroutine: 0 the up-track's reader, i+1 its writer i; under the up-track's downMu
 }
 
 // binding is what Pion negotiated for this track on the subscriber's connection.
@@ -100,13 +101,20 @@ func (d *DownTrack) writeRTP(pkt *rtp.Packet, keyframe bool) {
 
 // readRTCP handles the subscriber's feedback until the sender stops: keyframe requests go to the
 // publisher (throttled there), NACKs are answered from the up-track's packet cache. Reading also
-// lets the interceptors (sender reports) see the subscriber's receiver reports.
+// lets the interceptors (sender reports) see the subscriber's receiver reports. It reads into its
+// own buffer (RTPSender.ReadRTCP allocates one per call) and retransmits through one scratch packet.
 func (d *DownTrack) readRTCP(sender *webrtc.RTPSender) {
-	var buf []byte
+	buf := make([]byte, 1500)
+	var rtx []byte
+	var pkt rtp.Packet
 	for {
-		pkts, _, err := sender.ReadRTCP()
+		n, _, err := sender.Read(buf)
 		if err != nil {
 			return
+		}
+		pkts, err := rtcp.Unmarshal(buf[:n])
+		if err != nil {
+			continue
 		}
 		for _, p := range pkts {
 			switch p := p.(type) {
@@ -116,12 +124,12 @@ func (d *DownTrack) readRTCP(sender *webrtc.RTPSender) {
 				if d.up.cache == nil {
 					continue
 				}
-				if buf == nil {
-					buf = make([]byte, 1500)
+				if rtx == nil {
+					rtx = make([]byte, 1500)
 				}
 				for _, pair := range p.Nacks {
 					pair.Range(func(seq uint16) bool {
-						d.retransmit(seq, buf)
+						d.retransmit(seq, rtx, &pkt)
 						return true
 					})
 				}
@@ -130,9 +138,9 @@ func (d *DownTrack) readRTCP(sender *webrtc.RTPSender) {
 	}
 }
 
-// retransmit resends one cached packet. It runs on the RTCP goroutine, so it rewrites its own header
-// rather than d.hdr, which belongs to the forwarding goroutine.
-func (d *DownTrack) retransmit(seq uint16, buf []byte) {
+// retransmit resends one cached packet. It runs on the RTCP goroutine, so it rewrites its own
+// scratch packet rather than d.hdr, which belongs to the forwarding goroutine.
+func (d *DownTrack) retransmit(seq uint16, buf []byte, pkt *rtp.Packet) {
 	b := d.bound.Load()
 	if b == nil || d.needKeyframe.Load() {
 		return
@@ -141,12 +149,12 @@ func (d *DownTrack) retransmit(seq uint16, buf []byte) {
 	if n == 0 {
 		return
 	}
-	var pkt rtp.Packet
 	if err := pkt.Unmarshal(buf[:n]); err != nil {
 		return
 	}
 	pkt.Header.SSRC, pkt.Header.PayloadType = b.ssrc, b.pt
-	pkt.Header.Padding, pkt.Header.Extension, pkt.Header.Extensions = false, false, nil
+	pkt.Header.Padding, pkt.Header.Extension = false, false
+	pkt.Header.Extensions = pkt.Header.Extensions[:0]
 	if _, err := b.w.WriteRTP(&pkt.Header, pkt.Payload); err != nil {
 		d.metrics.writeErrors.Inc()
 		return

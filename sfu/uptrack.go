@@ -31,8 +31,10 @@ type UpTrack struct {
 	sfu         *SFU
 	log         *slog.Logger
 
-	// downs is replaced, never mutated, so the forwarding loop reads it without a lock.
+	// downs is every subscriber; it is replaced, never mutated, so it is read without a lock. Who
+	// writes to each is in fan (fanout.go).
 	downs  atomic.Pointer[[]*DownTrack]
+	fan    fanOut
 	sinks  atomic.Pointer[[]Sink] // in-process subscribers (the recorder), copy-on-write like downs
 	downMu sync.Mutex             // serialises replacements of downs and sinks
 
@@ -106,7 +108,8 @@ func (t *UpTrack) forward(pkt *rtp.Packet) {
 		return
 	}
 	keyframe := t.kind == webrtc.RTPCodecTypeVideo && isVP8KeyframeStart(pkt.Payload)
-	for _, d := range *t.downs.Load() {
+	t.fan.hand(pkt, keyframe, t.sfu.metrics) // first, so the writers work while the reader does too
+	for _, d := range t.fan.loadInline() {
 		d.writeRTP(pkt, keyframe)
 	}
 	for _, s := range *t.sinks.Load() {
@@ -141,6 +144,7 @@ func (t *UpTrack) addDown(d *DownTrack) {
 	copy(next, old)
 	next = append(next, d)
 	t.downs.Store(&next)
+	t.fan.assign(d)
 }
 
 func (t *UpTrack) removeDown(d *DownTrack) {
@@ -154,6 +158,7 @@ func (t *UpTrack) removeDown(d *DownTrack) {
 		}
 	}
 	t.downs.Store(&next)
+	t.fan.unassign(d)
 }
 
 // RequestKeyframe asks the publisher for a keyframe, at most once per keyframeInterval; a request
@@ -193,6 +198,9 @@ func (t *UpTrack) RequestKeyframe() {
 
 func (t *UpTrack) end() {
 	close(t.done)
+	t.downMu.Lock()
+	t.fan.close()
+	t.downMu.Unlock()
 	t.kfMu.Lock()
 	if t.kfTimer != nil {
 		t.kfTimer.Stop()
