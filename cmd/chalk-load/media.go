@@ -97,53 +97,63 @@ func (p *publisher) run(ctx context.Context) {
 	vbuf := make([]byte, videoPayload)
 	abuf := make([]byte, audioPayload)
 	var vseq, aseq uint16
-	var frame uint32
+	var frame, audioFrame uint32
 	lastKey := time.Time{}
 	p.keyframe.Store(true)
+	// Frames are sent on a schedule (frame k at start + k/fps): a tick that comes late sends what is
+	// due, at most maxCatchUp frames, so a busy load generator still offers the load it was asked for.
+	const maxCatchUp = 5
+	start := time.Now()
+	frameDur := time.Second / time.Duration(p.plan.fps)
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-aTick.C:
-			n := p.audio.next.Load()
-			if n >= p.audio.limit {
-				return
-			}
-			putMarker(abuf, marker{stream: p.audio.id, n: n, sent: now()})
-			pkt.SequenceNumber, pkt.Timestamp, pkt.Marker, pkt.PayloadType = aseq, n*960, true, 111
-			pkt.Payload = abuf
-			aseq++
-			p.audio.next.Store(n + 1)
-			p.audio.track.WriteRTP(pkt)
-		case <-vTick.C:
-			key := p.keyframe.Swap(false)
-			if p.plan.keyEvery > 0 && time.Since(lastKey) >= p.plan.keyEvery {
-				key = true
-			}
-			if key {
-				lastKey = time.Now()
-			}
-			for i := range perFrame {
-				n := p.video.next.Load()
-				if n >= p.video.limit {
+			for due := 0; due < maxCatchUp && time.Duration(audioFrame)*20*time.Millisecond <= time.Since(start); due++ {
+				n := p.audio.next.Load()
+				if n >= p.audio.limit {
 					return
 				}
-				vbuf[0] = 0 // S=0: a continuation
-				if i == 0 {
-					vbuf[0] = 0x10 // S=1, PID=0: a frame starts
-				}
-				vbuf[1] = 0x01 // inverse key-frame bit: a delta frame
-				if key {
-					vbuf[1] = 0x00
-				}
-				putMarker(vbuf[videoPrefix:], marker{stream: p.video.id, n: n, sent: now()})
-				pkt.SequenceNumber, pkt.Timestamp, pkt.Marker, pkt.PayloadType = vseq, frame*(90000/uint32(p.plan.fps)), i == perFrame-1, 96
-				pkt.Payload = vbuf
-				vseq++
-				p.video.next.Store(n + 1)
-				p.video.track.WriteRTP(pkt)
+				putMarker(abuf, marker{stream: p.audio.id, n: n, sent: now()})
+				pkt.SequenceNumber, pkt.Timestamp, pkt.Marker, pkt.PayloadType = aseq, audioFrame*960, true, 111
+				pkt.Payload = abuf
+				aseq++
+				audioFrame++
+				p.audio.next.Store(n + 1)
+				p.audio.track.WriteRTP(pkt)
 			}
-			frame++
+		case <-vTick.C:
+			for due := 0; due < maxCatchUp && time.Duration(frame)*frameDur <= time.Since(start); due++ {
+				key := p.keyframe.Swap(false)
+				if p.plan.keyEvery > 0 && time.Since(lastKey) >= p.plan.keyEvery {
+					key = true
+				}
+				if key {
+					lastKey = time.Now()
+				}
+				for i := range perFrame {
+					n := p.video.next.Load()
+					if n >= p.video.limit {
+						return
+					}
+					vbuf[0] = 0 // S=0: a continuation
+					if i == 0 {
+						vbuf[0] = 0x10 // S=1, PID=0: a frame starts
+					}
+					vbuf[1] = 0x01 // inverse key-frame bit: a delta frame
+					if key {
+						vbuf[1] = 0x00
+					}
+					putMarker(vbuf[videoPrefix:], marker{stream: p.video.id, n: n, sent: now()})
+					pkt.SequenceNumber, pkt.Timestamp, pkt.Marker, pkt.PayloadType = vseq, frame*(90000/uint32(p.plan.fps)), i == perFrame-1, 96
+					pkt.Payload = vbuf
+					vseq++
+					p.video.next.Store(n + 1)
+					p.video.track.WriteRTP(pkt)
+				}
+				frame++
+			}
 		}
 	}
 }

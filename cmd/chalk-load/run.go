@@ -42,6 +42,7 @@ type result struct {
 	VideoKbps     int     `json:"video_kbps"`
 	JoinsFailed   int     `json:"joins_failed"`
 	NotReceiving  int     `json:"subscribers_without_media"`
+	Sent          int64   `json:"packets_sent"` // by the publishers in the window (each to every subscriber)
 	Expected      int64   `json:"packets_expected"`
 	Received      int64   `json:"packets_received"`
 	Duplicates    int64   `json:"duplicates"`
@@ -180,6 +181,7 @@ func run(ctx context.Context, cfg config) (*result, error) {
 	bounds := map[uint32][2]uint32{}
 	for i, s := range streams {
 		bounds[s.id] = [2]uint32{starts[i], ends[i]}
+		res.Sent += int64(ends[i] - starts[i])
 	}
 	var lat histogram
 	var joins []time.Duration
