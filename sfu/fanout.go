@@ -56,7 +56,7 @@ type fanOut struct {
 
 // assign gives d to the reader or a writer and returns which (0 for the reader, i+1 for writer i).
 // Call with the up-track's downMu held.
-func (f *fanOut) assign(d *DownTrack) {
+func (f *fanOut) assign(d *DownTrack, batch *batchConn) {
 	inline := f.loadInline()
 	if len(inline) < inlineDowns || f.closed {
 		f.inline.Store(appendDown(inline, d))
@@ -78,7 +78,7 @@ func (f *fanOut) assign(d *DownTrack) {
 		w.downs.Store(&[]*DownTrack{})
 		next := append(append(make([]*fanWriter, 0, len(ws)+1), ws...), w)
 		f.writers.Store(&next)
-		go w.run(f)
+		go w.run(f, batch)
 		ws, best = next, len(next)-1
 	}
 	w := ws[best]
@@ -198,11 +198,13 @@ func (f *fanOut) close() {
 	}
 }
 
-func (w *fanWriter) run(f *fanOut) {
+func (w *fanWriter) run(f *fanOut, batch *batchConn) {
 	for p := range w.queue {
+		batch.begin()
 		for _, d := range *w.downs.Load() {
 			d.writeRTP(&p.pkt, p.keyframe)
 		}
+		batch.end()
 		f.release(p)
 	}
 }

@@ -37,8 +37,11 @@ type Config struct {
 	IncludeLoopback bool
 	// ICEServers (STUN/TURN) are used by the server's peer connections and handed to clients.
 	ICEServers []webrtc.ICEServer
-	Logger     *slog.Logger
-	Metrics    *Metrics // nil: metrics are kept but not registered anywhere
+	// NoBatchWrites sends each forwarded packet with its own sendto instead of one sendmmsg per
+	// fan-out loop (batchconn.go). Batching applies with BindIP (one socket).
+	NoBatchWrites bool
+	Logger        *slog.Logger
+	Metrics       *Metrics // nil: metrics are kept but not registered anywhere
 }
 
 // SFU creates peers and owns the shared media sockets and the per-room track registry.
@@ -48,6 +51,7 @@ type SFU struct {
 	log     *slog.Logger
 	metrics *Metrics
 	closers []func() error
+	batch   *batchConn // the media socket's batched writes; nil when off
 
 	mu    sync.Mutex
 	rooms map[string]*room
@@ -165,7 +169,12 @@ func (s *SFU) settingEngine() (webrtc.SettingEngine, error) {
 		if err != nil {
 			return se, fmt.Errorf("sfu: listen on UDP %s: %w", net.JoinHostPort(s.cfg.BindIP, strconv.Itoa(s.cfg.UDPPort)), err)
 		}
-		mux := webrtc.NewICEUDPMux(se.LoggerFactory.NewLogger("udpmux"), conn)
+		var pc net.PacketConn = conn
+		if !s.cfg.NoBatchWrites {
+			s.batch = newBatchConn(conn)
+			pc = s.batch
+		}
+		mux := webrtc.NewICEUDPMux(se.LoggerFactory.NewLogger("udpmux"), pc)
 		s.closers = append(s.closers, mux.Close)
 		se.SetICEUDPMux(mux)
 		se.SetIPFilter(func(ip net.IP) bool { return ip.Equal(bindIP) })

@@ -109,9 +109,11 @@ func (t *UpTrack) forward(pkt *rtp.Packet) {
 	}
 	keyframe := t.kind == webrtc.RTPCodecTypeVideo && isVP8KeyframeStart(pkt.Payload)
 	t.fan.hand(pkt, keyframe, t.sfu.metrics) // first, so the writers work while the reader does too
+	t.sfu.batch.begin()
 	for _, d := range t.fan.loadInline() {
 		d.writeRTP(pkt, keyframe)
 	}
+	t.sfu.batch.end()
 	for _, s := range *t.sinks.Load() {
 		s.WriteRTP(pkt)
 	}
@@ -144,7 +146,7 @@ func (t *UpTrack) addDown(d *DownTrack) {
 	copy(next, old)
 	next = append(next, d)
 	t.downs.Store(&next)
-	t.fan.assign(d)
+	t.fan.assign(d, t.sfu.batch)
 }
 
 func (t *UpTrack) removeDown(d *DownTrack) {

@@ -57,6 +57,7 @@ func mainErr(args []string, stdout, stderr io.Writer) int {
 type options struct {
 	config
 	serverBin  string
+	serverArgs []string
 	serverCPUs []int
 	loadCPUs   []int
 	pprof      bool
@@ -81,6 +82,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.KeyEvery, "keyframe-every", 0, "send a keyframe at least this often (0: only when the server asks, as browsers do)")
 	fs.DurationVar(&o.Floor, "floor", 2*time.Second, "measure the raw UDP floor for this long per variant before the run (0: skip)")
 	fs.StringVar(&o.serverBin, "server-bin", "", "chalk binary to start when -url is empty (default: next to chalk-load, then PATH)")
+	serverArgs := fs.String("server-args", "", "more flags for the started server, space-separated (e.g. -media-batch=false)")
 	serverCPU := fs.String("server-cpu", "", "pin the started server to these CPUs (e.g. 0); the floor's sender runs on the first")
 	loadCPU := fs.String("load-cpu", "", "pin the load generator to these CPUs (e.g. 1)")
 	fs.BoolVar(&o.pprof, "server-pprof", false, "start the server with -pprof (implied by -profile-dir)")
@@ -91,6 +93,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
+	o.serverArgs = strings.Fields(*serverArgs)
 	var err error
 	if o.serverCPUs, err = parseCPUs(*serverCPU); err != nil {
 		return o, err
@@ -134,14 +137,15 @@ func execute(ctx context.Context, o options, log io.Writer) (any, error) {
 		if o.TokenSecret == "" {
 			o.TokenSecret = randomHex(32)
 		}
-		srv, err := startServer(ctx, o.serverBin, o.serverCPUs, o.TokenSecret, o.pprof)
+		srv, err := startServer(ctx, o.serverBin, o.serverArgs, o.serverCPUs, o.TokenSecret, o.pprof)
 		if err != nil {
 			return nil, err
 		}
 		defer srv.stop()
 		o.URL = srv.url
 	}
-	slog.New(slog.NewTextHandler(log, nil)).Info("chalk-load", "scenario", o.Scenario, "n", o.N, "url", o.URL, "duration", o.Duration)
+	o.Log = slog.New(slog.NewTextHandler(log, nil))
+	o.Log.Info("chalk-load", "scenario", o.Scenario, "n", o.N, "url", o.URL, "duration", o.Duration)
 	res, err := run(ctx, o.config)
 	if err != nil {
 		return nil, err

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"math"
 	"runtime"
 	"strings"
@@ -30,6 +31,7 @@ type config struct {
 	Floor       time.Duration // 0: no floor measurement in this run
 	FloorCPU    int           // CPU the floor's sender runs on; -1: wherever
 	ProfileDir  string        // fetch the server's CPU and allocs profiles over the window into it
+	Log         *slog.Logger
 }
 
 // result is the one JSON line a run prints.
@@ -124,6 +126,9 @@ func run(ctx context.Context, cfg config) (*result, error) {
 	res.JoinsFailed, err = j.joinAll(joinCtx, mediaCtx, rs, cfg.JoinConc)
 	if err != nil && res.JoinsFailed == countMembers(rs) {
 		return nil, fmt.Errorf("every join failed: %w", err)
+	}
+	if err != nil {
+		cfg.Log.Warn("joins failed", "failed", res.JoinsFailed, "first", err)
 	}
 	wire(rs)
 	for !allReceiving(rs) && joinCtx.Err() == nil {

@@ -67,7 +67,7 @@ type child struct {
 
 // startServer runs `chalk serve` on free loopback ports, pinned to cpus (nil: not pinned), with
 // tokens signed by secret, and waits for /healthz.
-func startServer(ctx context.Context, bin string, cpus []int, secret string, pprof bool) (*child, error) {
+func startServer(ctx context.Context, bin string, extra []string, cpus []int, secret string, pprof bool) (*child, error) {
 	if bin == "" {
 		var err error
 		if bin, err = findServer(); err != nil {
@@ -91,6 +91,7 @@ func startServer(ctx context.Context, bin string, cpus []int, secret string, ppr
 	if pprof {
 		args = append(args, "-pprof")
 	}
+	args = append(args, extra...)
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "CHALK_TOKEN_SECRET="+secret)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr

@@ -28,6 +28,7 @@ type serveConfig struct {
 	NodeID       string
 	LogLevel     slog.Level
 	Pprof        bool // serve /debug/pprof/ on the HTTP listener (profiling under load)
+	NoMediaBatch bool // one sendto per forwarded packet instead of one sendmmsg per fan-out (sfu/batchconn.go)
 }
 
 // env reads defaults from the environment and remembers the first malformed value.
@@ -85,6 +86,7 @@ func parseServeConfig(args []string) (serveConfig, error) {
 	c.MinIO.AccessKey = e.str("CHALK_MINIO_ACCESS_KEY", "")
 	c.MinIO.SecretKey = e.str("CHALK_MINIO_SECRET_KEY", "")
 	fs.BoolVar(&c.AutoRecord, "auto-record", e.bool("CHALK_AUTO_RECORD", false), "start recording a room when an instructor joins it (env CHALK_AUTO_RECORD)")
+	mediaBatch := fs.Bool("media-batch", e.bool("CHALK_MEDIA_BATCH", true), "send each forwarded packet's copies with one sendmmsg instead of a sendto each (with -media-bind) (env CHALK_MEDIA_BATCH)")
 	fs.BoolVar(&c.Pprof, "pprof", e.bool("CHALK_PPROF", false), "serve Go's profiler at /debug/pprof/ on the HTTP address; off by default, never on a public port (env CHALK_PPROF)")
 	level := fs.String("log-level", e.str("CHALK_LOG_LEVEL", "info"), "debug, info, warn or error (env CHALK_LOG_LEVEL)")
 	if e.err != nil {
@@ -97,6 +99,7 @@ func parseServeConfig(args []string) (serveConfig, error) {
 		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	c.PublicIPs = splitList(*publicIPs)
+	c.NoMediaBatch = !*mediaBatch
 	if err := c.LogLevel.UnmarshalText([]byte(*level)); err != nil {
 		return c, fmt.Errorf("log level %q: use debug, info, warn or error", *level)
 	}

@@ -79,7 +79,7 @@ func newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (*server,
 
 	s.sfu, err = sfu.New(sfu.Config{
 		UDPPort: cfg.MediaPort, TCPPort: cfg.MediaTCPPort, BindIP: cfg.MediaBind,
-		NAT1To1IPs: cfg.PublicIPs, IncludeLoopback: cfg.Dev || isLoopback(cfg.MediaBind),
+		NAT1To1IPs: cfg.PublicIPs, IncludeLoopback: cfg.Dev || isLoopback(cfg.MediaBind), NoBatchWrites: cfg.NoMediaBatch,
 		Logger: log, Metrics: sfuMetrics,
 	})
 	if err != nil {
