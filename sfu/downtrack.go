@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
@@ -21,6 +22,7 @@ type DownTrack struct {
 	bound        atomic.Pointer[binding]
 	needKeyframe atomic.Bool // video: drop packets until a keyframe starts, so decoding can begin
 
+	rtx   rtxMemory  // recently resent sequence numbers, touched only by readRTCP's goroutine
 	hdr   rtp.Header // scratch header, touched only by the goroutine that writes this track (fanout.go)
 	shard int        // that goroutine: 0 the up-track's reader, i+1 its writer i; under the up-track's downMu
 }
@@ -145,6 +147,9 @@ func (d *DownTrack) retransmit(seq uint16, buf []byte, pkt *rtp.Packet) {
 	if b == nil || d.needKeyframe.Load() {
 		return
 	}
+	if !d.rtx.allow(seq, time.Now()) {
+		return
+	}
 	n := d.up.cache.get(seq, buf)
 	if n == 0 {
 		return
@@ -160,4 +165,24 @@ func (d *DownTrack) retransmit(seq uint16, buf []byte, pkt *rtp.Packet) {
 		return
 	}
 	d.metrics.retransmitted.Inc()
+}
+
+// rtxMemory remembers the last 64 packets resent to one subscriber. A receiver whose NACK was
+// answered keeps asking until the packet lands (Pion's generator every 100 ms, browsers about once
+// per round trip); under overload those repeats multiplied the server's work (more resends than
+// forwarded packets in one measured run), so a packet is resent at most once per rtxHoldoff.
+type rtxMemory struct {
+	seqs [64]uint16
+	at   [64]int64 // unix nanoseconds; 0: empty
+}
+
+const rtxHoldoff = 100 * time.Millisecond
+
+func (m *rtxMemory) allow(seq uint16, now time.Time) bool {
+	i, t := seq%64, now.UnixNano()
+	if m.at[i] != 0 && m.seqs[i] == seq && t-m.at[i] < int64(rtxHoldoff) {
+		return false
+	}
+	m.seqs[i], m.at[i] = seq, t
+	return true
 }

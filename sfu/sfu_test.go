@@ -362,6 +362,26 @@ func TestNACKIsAnsweredFromTheCache(t *testing.T) {
 	}
 }
 
+func TestRepeatedNACKsAreResentOncePerHoldoff(t *testing.T) {
+	var m rtxMemory
+	t0 := time.Now()
+	if !m.allow(7, t0) {
+		t.Fatal("a first request was refused")
+	}
+	if m.allow(7, t0.Add(rtxHoldoff/2)) {
+		t.Fatal("a repeat within the holdoff was resent")
+	}
+	if !m.allow(8, t0) || !m.allow(7+64, t0) {
+		t.Fatal("other packets were refused")
+	}
+	if !m.allow(7, t0.Add(rtxHoldoff/2)) {
+		t.Fatal("a packet whose slot was reused was refused")
+	}
+	if !m.allow(7, t0.Add(2*rtxHoldoff)) {
+		t.Fatal("a repeat after the holdoff was refused")
+	}
+}
+
 func TestPacketCache(t *testing.T) {
 	c := newPacketCache(4)
 	buf := make([]byte, 1500)

@@ -65,6 +65,8 @@ type result struct {
 	ServerRSSBytes     float64 `json:"server_rss_bytes"`
 	ServerRSSIdleBytes float64 `json:"server_rss_idle_bytes"`
 	ServerRSSPerSubMB  float64 `json:"server_rss_mb_per_subscriber"`
+	ServerHeapInuse    float64 `json:"server_heap_inuse_bytes"`
+	ServerGoroutines   float64 `json:"server_goroutines"`
 	LoadCPUS           float64 `json:"load_cpu_s"`
 	LoadCPUCores       float64 `json:"load_cpu_cores"`
 
@@ -240,6 +242,7 @@ func run(ctx context.Context, cfg config) (*result, error) {
 		res.ServerUSPerPacket = res.ServerCPUS * 1e6 / res.ServerForwarded
 	}
 	res.ServerRSSBytes = after[metricRSS]
+	res.ServerHeapInuse, res.ServerGoroutines = after[metricHeapInuse], after[metricGoroutines]
 	if res.Subscribers > 0 {
 		res.ServerRSSPerSubMB = (res.ServerRSSBytes - res.ServerRSSIdleBytes) / float64(res.Subscribers) / (1 << 20)
 	}

@@ -21,6 +21,8 @@ const (
 	metricRSS           = "process_resident_memory_bytes"
 	metricForwarded     = "chalk_sfu_rtp_packets_forwarded_total"
 	metricRetransmitted = "chalk_sfu_rtp_retransmissions_total"
+	metricGoroutines    = "go_goroutines"
+	metricHeapInuse     = "go_memstats_heap_inuse_bytes"
 )
 
 // scrape reads the server's /metrics and returns the unlabelled series the load generator uses.
@@ -39,7 +41,7 @@ func scrape(ctx context.Context, base string) (map[string]float64, error) {
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("scrape metrics: %s", resp.Status)
 	}
-	want := map[string]bool{metricCPU: true, metricRSS: true, metricForwarded: true, metricRetransmitted: true}
+	want := map[string]bool{metricCPU: true, metricRSS: true, metricForwarded: true, metricRetransmitted: true, metricGoroutines: true, metricHeapInuse: true}
 	out := map[string]float64{}
 	sc := bufio.NewScanner(resp.Body)
 	for lines := 0; sc.Scan() && lines < 100000; lines++ {
