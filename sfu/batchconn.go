@@ -4,7 +4,9 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 
+	"github.com/pion/transport/v5"
 	"golang.org/x/net/ipv4"
 )
 
@@ -19,6 +21,8 @@ import (
 type batchConn struct {
 	*net.UDPConn
 	pc *ipv4.PacketConn
+
+	batches atomic.Int64 // sendmmsg calls made (tests)
 
 	mu    sync.Mutex
 	depth int // fan-out loops running
@@ -45,9 +49,6 @@ func newBatchConn(c *net.UDPConn) *batchConn {
 
 // begin marks the start of a fan-out loop; every begin needs its end.
 func (b *batchConn) begin() {
-	if b == nil {
-		return
-	}
 	b.mu.Lock()
 	b.depth++
 	b.mu.Unlock()
@@ -55,13 +56,56 @@ func (b *batchConn) begin() {
 
 // end sends what is queued (this loop's packets and any others written meanwhile).
 func (b *batchConn) end() {
-	if b == nil {
-		return
-	}
 	b.mu.Lock()
 	b.depth--
 	b.flushLocked()
 	b.mu.Unlock()
+}
+
+// batchGroup is every media socket of the SFU (one per local address without BindIP); a fan-out
+// loop batches on all of them, since a subscriber may be reached through any. Its list is fixed once
+// New returns; nil means batching is off.
+type batchGroup struct {
+	conns []*batchConn
+}
+
+func (g *batchGroup) begin() {
+	if g == nil {
+		return
+	}
+	for _, c := range g.conns {
+		c.begin()
+	}
+}
+
+func (g *batchGroup) end() {
+	if g == nil {
+		return
+	}
+	for _, c := range g.conns {
+		c.end()
+	}
+}
+
+// batchNet is the network Pion's multi-socket mux opens its sockets with: standard sockets,
+// wrapped for batching.
+type batchNet struct {
+	transport.Net
+	group *batchGroup
+}
+
+func (n *batchNet) ListenUDP(network string, laddr *net.UDPAddr) (transport.UDPConn, error) {
+	c, err := n.Net.ListenUDP(network, laddr)
+	if err != nil {
+		return nil, err
+	}
+	uc, ok := c.(*net.UDPConn)
+	if !ok {
+		return c, nil
+	}
+	b := newBatchConn(uc)
+	n.group.conns = append(n.group.conns, b)
+	return b, nil
 }
 
 // ReadFromAddrPort reads as the mux expects.
@@ -99,6 +143,9 @@ func (b *batchConn) WriteTo(p []byte, addr net.Addr) (int, error) {
 // flushLocked sends the queue. A message the kernel refuses (its destination unreachable) is
 // skipped, as a failed sendto would lose it; the rest still go.
 func (b *batchConn) flushLocked() {
+	if b.n > 0 {
+		b.batches.Add(1)
+	}
 	for sent, tries := 0, 0; sent < b.n && tries < batchSize; tries++ {
 		k, err := b.pc.WriteBatch(b.msgs[sent:b.n], 0)
 		if k > 0 {

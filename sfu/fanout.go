@@ -56,7 +56,7 @@ type fanOut struct {
 
 // assign gives d to the reader or a writer and returns which (0 for the reader, i+1 for writer i).
 // Call with the up-track's downMu held.
-func (f *fanOut) assign(d *DownTrack, batch *batchConn) {
+func (f *fanOut) assign(d *DownTrack, batch *batchGroup) {
 	inline := f.loadInline()
 	if len(inline) < inlineDowns || f.closed {
 		f.inline.Store(appendDown(inline, d))
@@ -198,7 +198,7 @@ func (f *fanOut) close() {
 	}
 }
 
-func (w *fanWriter) run(f *fanOut, batch *batchConn) {
+func (w *fanWriter) run(f *fanOut, batch *batchGroup) {
 	for p := range w.queue {
 		batch.begin()
 		for _, d := range *w.downs.Load() {

@@ -19,6 +19,7 @@ import (
 	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/interceptor/pkg/report"
 	"github.com/pion/interceptor/pkg/twcc"
+	"github.com/pion/transport/v5/stdnet"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -38,7 +39,7 @@ type Config struct {
 	// ICEServers (STUN/TURN) are used by the server's peer connections and handed to clients.
 	ICEServers []webrtc.ICEServer
 	// NoBatchWrites sends each forwarded packet with its own sendto instead of one sendmmsg per
-	// fan-out loop (batchconn.go). Batching applies with BindIP (one socket).
+	// fan-out loop (batchconn.go).
 	NoBatchWrites bool
 	Logger        *slog.Logger
 	Metrics       *Metrics // nil: metrics are kept but not registered anywhere
@@ -51,7 +52,7 @@ type SFU struct {
 	log     *slog.Logger
 	metrics *Metrics
 	closers []func() error
-	batch   *batchConn // the media socket's batched writes; nil when off
+	batch   *batchGroup // the media sockets' batched writes; nil when off
 
 	mu    sync.Mutex
 	rooms map[string]*room
@@ -171,8 +172,8 @@ func (s *SFU) settingEngine() (webrtc.SettingEngine, error) {
 		}
 		var pc net.PacketConn = conn
 		if !s.cfg.NoBatchWrites {
-			s.batch = newBatchConn(conn)
-			pc = s.batch
+			bc := newBatchConn(conn)
+			s.batch, pc = &batchGroup{conns: []*batchConn{bc}}, bc
 		}
 		mux := webrtc.NewICEUDPMux(se.LoggerFactory.NewLogger("udpmux"), pc)
 		s.closers = append(s.closers, mux.Close)
@@ -183,12 +184,24 @@ func (s *SFU) settingEngine() (webrtc.SettingEngine, error) {
 		if s.cfg.IncludeLoopback {
 			opts = append(opts, ice.UDPMuxFromPortWithLoopback())
 		}
+		var group *batchGroup
+		if !s.cfg.NoBatchWrites {
+			std, err := stdnet.NewNet()
+			if err != nil {
+				return se, fmt.Errorf("sfu: network: %w", err)
+			}
+			group = &batchGroup{}
+			opts = append(opts, ice.UDPMuxFromPortWithNet(&batchNet{Net: std, group: group}))
+		}
 		mux, err := ice.NewMultiUDPMuxFromPort(s.cfg.UDPPort, opts...)
 		if err != nil {
 			return se, fmt.Errorf("sfu: listen on UDP port %d: %w", s.cfg.UDPPort, err)
 		}
 		s.closers = append(s.closers, mux.Close)
 		se.SetICEUDPMux(mux)
+		if group != nil && len(group.conns) > 0 {
+			s.batch = group
+		}
 	}
 
 	if s.cfg.TCPPort >= 0 {

@@ -86,7 +86,7 @@ func parseServeConfig(args []string) (serveConfig, error) {
 	c.MinIO.AccessKey = e.str("CHALK_MINIO_ACCESS_KEY", "")
 	c.MinIO.SecretKey = e.str("CHALK_MINIO_SECRET_KEY", "")
 	fs.BoolVar(&c.AutoRecord, "auto-record", e.bool("CHALK_AUTO_RECORD", false), "start recording a room when an instructor joins it (env CHALK_AUTO_RECORD)")
-	mediaBatch := fs.Bool("media-batch", e.bool("CHALK_MEDIA_BATCH", true), "send each forwarded packet's copies with one sendmmsg instead of a sendto each (with -media-bind) (env CHALK_MEDIA_BATCH)")
+	mediaBatch := fs.Bool("media-batch", e.bool("CHALK_MEDIA_BATCH", true), "send each forwarded packet's copies with one sendmmsg instead of a sendto each (env CHALK_MEDIA_BATCH)")
 	fs.BoolVar(&c.Pprof, "pprof", e.bool("CHALK_PPROF", false), "serve Go's profiler at /debug/pprof/ on the HTTP address; off by default, never on a public port (env CHALK_PPROF)")
 	level := fs.String("log-level", e.str("CHALK_LOG_LEVEL", "info"), "debug, info, warn or error (env CHALK_LOG_LEVEL)")
 	if e.err != nil {
