@@ -35,7 +35,7 @@ load() {
 }
 
 echo "== machine: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg), $(go version)"
-load floor floor -floor 3s
+load floor -scenario floor -floor 3s
 load lecture -scenario lecture -n "$STUDENTS" -profile-dir "$OUT/lecture-profile"
 load lecture-nobatch -scenario lecture -n "$STUDENTS" -server-args "-media-batch=false"
 load seminar -scenario seminar -n 12

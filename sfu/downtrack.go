@@ -170,19 +170,30 @@ func (d *DownTrack) retransmit(seq uint16, buf []byte, pkt *rtp.Packet) {
 // rtxMemory remembers the last 64 packets resent to one subscriber. A receiver whose NACK was
 // answered keeps asking until the packet lands (Pion's generator every 100 ms, browsers about once
 // per round trip); under overload those repeats multiplied the server's work (more resends than
-// forwarded packets in one measured run), so a packet is resent at most once per rtxHoldoff.
+// forwarded packets in one measured run). So a packet is resent to a subscriber at most once per
+// rtxHoldoff and at most rtxMaxResends times: a receiver that still lacks it after that is not
+// reading, and more copies would not help it.
 type rtxMemory struct {
-	seqs [64]uint16
-	at   [64]int64 // unix nanoseconds; 0: empty
+	seqs  [64]uint16
+	count [64]uint8
+	at    [64]int64 // unix nanoseconds; 0: empty
 }
 
-const rtxHoldoff = 100 * time.Millisecond
+const (
+	rtxHoldoff    = 100 * time.Millisecond
+	rtxMaxResends = 3
+)
 
 func (m *rtxMemory) allow(seq uint16, now time.Time) bool {
 	i, t := seq%64, now.UnixNano()
-	if m.at[i] != 0 && m.seqs[i] == seq && t-m.at[i] < int64(rtxHoldoff) {
-		return false
+	if m.at[i] != 0 && m.seqs[i] == seq {
+		if t-m.at[i] < int64(rtxHoldoff) || m.count[i] >= rtxMaxResends {
+			return false
+		}
+		m.count[i]++
+		m.at[i] = t
+		return true
 	}
-	m.seqs[i], m.at[i] = seq, t
+	m.seqs[i], m.at[i], m.count[i] = seq, t, 1
 	return true
 }

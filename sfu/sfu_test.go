@@ -380,6 +380,12 @@ func TestRepeatedNACKsAreResentOncePerHoldoff(t *testing.T) {
 	if !m.allow(7, t0.Add(2*rtxHoldoff)) {
 		t.Fatal("a repeat after the holdoff was refused")
 	}
+	if !m.allow(7, t0.Add(4*rtxHoldoff)) {
+		t.Fatal("a third resend was refused")
+	}
+	if m.allow(7, t0.Add(6*rtxHoldoff)) {
+		t.Fatalf("a packet was resent more than %d times", rtxMaxResends)
+	}
 }
 
 func TestPacketCache(t *testing.T) {

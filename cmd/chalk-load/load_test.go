@@ -30,7 +30,7 @@ func startNode(t *testing.T) string {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelError}))
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), collectors.NewGoCollector())
 	sm, gm := sfu.NewMetrics(), signaling.NewMetrics()
 	if err := sm.Register(reg); err != nil {
 		t.Fatal(err)
@@ -136,6 +136,9 @@ func TestLectureRun(t *testing.T) {
 		{"server_packets_forwarded", 1, 1e9},
 		{"server_retransmissions", 0, 1e9},
 		{"server_cpu_us_per_packet", 0, 1e6},
+		{"server_cpu_us_per_packet_sent", 0, 1e6},
+		{"server_heap_inuse_bytes", 1 << 10, 1 << 40},
+		{"server_goroutines", 1, 1e7},
 		{"server_rss_bytes", 1 << 20, 1 << 40},
 		{"server_rss_idle_bytes", 1 << 20, 1 << 40},
 		{"server_rss_mb_per_subscriber", -1e6, 1e6},

@@ -62,6 +62,7 @@ type result struct {
 	ServerForwarded    float64 `json:"server_packets_forwarded"`
 	ServerRetransmits  float64 `json:"server_retransmissions"`
 	ServerUSPerPacket  float64 `json:"server_cpu_us_per_packet"`
+	ServerUSPerSent    float64 `json:"server_cpu_us_per_packet_sent"` // forwarded and retransmitted
 	ServerRSSBytes     float64 `json:"server_rss_bytes"`
 	ServerRSSIdleBytes float64 `json:"server_rss_idle_bytes"`
 	ServerRSSPerSubMB  float64 `json:"server_rss_mb_per_subscriber"`
@@ -240,6 +241,7 @@ func run(ctx context.Context, cfg config) (*result, error) {
 	res.ServerRetransmits = after[metricRetransmitted] - before[metricRetransmitted]
 	if res.ServerForwarded > 0 {
 		res.ServerUSPerPacket = res.ServerCPUS * 1e6 / res.ServerForwarded
+		res.ServerUSPerSent = res.ServerCPUS * 1e6 / (res.ServerForwarded + res.ServerRetransmits)
 	}
 	res.ServerRSSBytes = after[metricRSS]
 	res.ServerHeapInuse, res.ServerGoroutines = after[metricHeapInuse], after[metricGoroutines]
