@@ -135,6 +135,8 @@ func TestLectureRun(t *testing.T) {
 		{"server_cpu_cores", 0, 64},
 		{"server_packets_forwarded", 1, 1e9},
 		{"server_retransmissions", 0, 1e9},
+		{"server_write_errors", 0, 1e9},
+		{"server_fanout_drops", 0, 1e9},
 		{"server_cpu_us_per_packet", 0, 1e6},
 		{"server_cpu_us_per_packet_sent", 0, 1e6},
 		{"server_heap_inuse_bytes", 1 << 10, 1 << 40},

@@ -83,6 +83,7 @@ type publisher struct {
 	audio, video *stream
 	plan         mediaPlan
 	keyframe     atomic.Bool // the SFU asked for one (PLI)
+	writeErrors  atomic.Int64
 }
 
 func (p *publisher) run(ctx context.Context) {
@@ -121,7 +122,9 @@ func (p *publisher) run(ctx context.Context) {
 				aseq++
 				audioFrame++
 				p.audio.next.Store(n + 1)
-				p.audio.track.WriteRTP(pkt)
+				if err := p.audio.track.WriteRTP(pkt); err != nil {
+					p.writeErrors.Add(1)
+				}
 			}
 		case <-vTick.C:
 			for due := 0; due < maxCatchUp && time.Duration(frame)*frameDur <= time.Since(start); due++ {
@@ -150,7 +153,9 @@ func (p *publisher) run(ctx context.Context) {
 					pkt.Payload = vbuf
 					vseq++
 					p.video.next.Store(n + 1)
-					p.video.track.WriteRTP(pkt)
+					if err := p.video.track.WriteRTP(pkt); err != nil {
+						p.writeErrors.Add(1)
+					}
 				}
 				frame++
 			}

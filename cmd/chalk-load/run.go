@@ -45,6 +45,7 @@ type result struct {
 	JoinsFailed   int     `json:"joins_failed"`
 	NotReceiving  int     `json:"subscribers_without_media"`
 	Sent          int64   `json:"packets_sent"` // by the publishers in the window (each to every subscriber)
+	SendErrors    int64   `json:"publisher_write_errors"`
 	Expected      int64   `json:"packets_expected"`
 	Received      int64   `json:"packets_received"`
 	Duplicates    int64   `json:"duplicates"`
@@ -61,6 +62,8 @@ type result struct {
 	ServerCPUCores     float64 `json:"server_cpu_cores"`
 	ServerForwarded    float64 `json:"server_packets_forwarded"`
 	ServerRetransmits  float64 `json:"server_retransmissions"`
+	ServerWriteErrors  float64 `json:"server_write_errors"`
+	ServerFanoutDrops  float64 `json:"server_fanout_drops"`
 	ServerUSPerPacket  float64 `json:"server_cpu_us_per_packet"`
 	ServerUSPerSent    float64 `json:"server_cpu_us_per_packet_sent"` // forwarded and retransmitted
 	ServerRSSBytes     float64 `json:"server_rss_bytes"`
@@ -198,6 +201,9 @@ func run(ctx context.Context, cfg config) (*result, error) {
 		for _, p := range r.members {
 			if p.publish {
 				res.Publishers++
+				if p.pub != nil {
+					res.SendErrors += p.pub.writeErrors.Load()
+				}
 			}
 			if p.recv == nil || len(p.expects) == 0 {
 				continue
@@ -239,6 +245,8 @@ func run(ctx context.Context, cfg config) (*result, error) {
 	res.ServerCPUCores = res.ServerCPUS / elapsed
 	res.ServerForwarded = after[metricForwarded] - before[metricForwarded]
 	res.ServerRetransmits = after[metricRetransmitted] - before[metricRetransmitted]
+	res.ServerWriteErrors = after[metricWriteErrors] - before[metricWriteErrors]
+	res.ServerFanoutDrops = after[metricFanoutDrops] - before[metricFanoutDrops]
 	if res.ServerForwarded > 0 {
 		res.ServerUSPerPacket = res.ServerCPUS * 1e6 / res.ServerForwarded
 		res.ServerUSPerSent = res.ServerCPUS * 1e6 / (res.ServerForwarded + res.ServerRetransmits)

@@ -21,6 +21,8 @@ const (
 	metricRSS           = "process_resident_memory_bytes"
 	metricForwarded     = "chalk_sfu_rtp_packets_forwarded_total"
 	metricRetransmitted = "chalk_sfu_rtp_retransmissions_total"
+	metricWriteErrors   = "chalk_sfu_rtp_write_errors_total"
+	metricFanoutDrops   = "chalk_sfu_fanout_drops_total"
 	metricGoroutines    = "go_goroutines"
 	metricHeapInuse     = "go_memstats_heap_inuse_bytes"
 )
@@ -41,7 +43,7 @@ func scrape(ctx context.Context, base string) (map[string]float64, error) {
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("scrape metrics: %s", resp.Status)
 	}
-	want := map[string]bool{metricCPU: true, metricRSS: true, metricForwarded: true, metricRetransmitted: true, metricGoroutines: true, metricHeapInuse: true}
+	want := map[string]bool{metricCPU: true, metricRSS: true, metricForwarded: true, metricRetransmitted: true, metricGoroutines: true, metricHeapInuse: true, metricWriteErrors: true, metricFanoutDrops: true}
 	out := map[string]float64{}
 	sc := bufio.NewScanner(resp.Body)
 	for lines := 0; sc.Scan() && lines < 100000; lines++ {
