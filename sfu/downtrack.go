@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
@@ -25,12 +26,13 @@ type DownTrack struct {
 	vp8          bool        // payloads carry a VP8 descriptor whose picture id is kept continuous
 
 	// mu serialises writes: a simulcast subscriber is attached to two layers while it switches, and
-	// each layer has its own reader goroutine. Uncontended otherwise.
+	// each layer has its own reader (or fan-out writer, fanout.go) goroutine. Uncontended otherwise.
 	mu  sync.Mutex
 	sel selection  // which layer is sent and which is wanted (simulcast.go)
 	mun munger     // continuous sequence numbers, timestamps and VP8 picture ids across layers
 	hdr rtp.Header // scratch header
 	buf [1500]byte // scratch payload, when a VP8 picture id must be rewritten
+	rtx rtxMemory  // recently resent sequence numbers, touched only by readRTCP's goroutine
 }
 
 // binding is what Pion negotiated for this track on the subscriber's connection.
@@ -121,13 +123,20 @@ func (d *DownTrack) writeRTP(pkt *rtp.Packet, keyframe bool) {
 
 // readRTCP handles the subscriber's feedback until the sender stops: keyframe requests go to the
 // publisher (throttled there), NACKs are answered from the up-track's packet cache. Reading also
-// lets the interceptors (sender reports) see the subscriber's receiver reports.
+// lets the interceptors (sender reports) see the subscriber's receiver reports. It reads into its
+// own buffer (RTPSender.ReadRTCP allocates one per call) and retransmits through one scratch packet.
 func (d *DownTrack) readRTCP(sender *webrtc.RTPSender) {
-	var buf []byte
+	buf := make([]byte, 1500)
+	var rtx []byte
+	var pkt rtp.Packet
 	for {
-		pkts, _, err := sender.ReadRTCP()
+		n, _, err := sender.Read(buf)
 		if err != nil {
 			return
+		}
+		pkts, err := rtcp.Unmarshal(buf[:n])
+		if err != nil {
+			continue
 		}
 		for _, p := range pkts {
 			switch p := p.(type) {
@@ -141,12 +150,12 @@ func (d *DownTrack) readRTCP(sender *webrtc.RTPSender) {
 				if d.up.kind != webrtc.RTPCodecTypeVideo {
 					continue
 				}
-				if buf == nil {
-					buf = make([]byte, 1500)
+				if rtx == nil {
+					rtx = make([]byte, 1500)
 				}
 				for _, pair := range p.Nacks {
 					pair.Range(func(seq uint16) bool {
-						d.retransmit(seq, buf)
+						d.retransmit(seq, rtx, &pkt)
 						return true
 					})
 				}
@@ -155,12 +164,15 @@ func (d *DownTrack) readRTCP(sender *webrtc.RTPSender) {
 	}
 }
 
-// retransmit resends one cached packet. It runs on the RTCP goroutine, so it rewrites its own header
-// rather than d.hdr. The NACK names the sequence number this subscriber saw; only packets of the
-// layer being sent now are resent (older ones belong to a layer left at a keyframe).
-func (d *DownTrack) retransmit(seq uint16, buf []byte) {
+// retransmit resends one cached packet. It runs on the RTCP goroutine, so it rewrites its own
+// scratch packet rather than d.hdr. The NACK names the sequence number this subscriber saw; only
+// packets of the layer being sent now are resent (older ones belong to a layer left at a keyframe).
+func (d *DownTrack) retransmit(seq uint16, buf []byte, pkt *rtp.Packet) {
 	b := d.bound.Load()
 	if b == nil || d.needKeyframe.Load() {
+		return
+	}
+	if !d.rtx.allow(seq, time.Now()) {
 		return
 	}
 	d.mu.Lock()
@@ -174,16 +186,47 @@ func (d *DownTrack) retransmit(seq uint16, buf []byte) {
 	if n == 0 {
 		return
 	}
-	var pkt rtp.Packet
 	if err := pkt.Unmarshal(buf[:n]); err != nil {
 		return
 	}
 	pkt.Header.SSRC, pkt.Header.PayloadType = b.ssrc, b.pt
-	pkt.Header.Padding, pkt.Header.Extension, pkt.Header.Extensions = false, false, nil
+	pkt.Header.Padding, pkt.Header.Extension = false, false
+	pkt.Header.Extensions = pkt.Header.Extensions[:0]
 	payload := m.replay(&pkt.Header, pkt.Payload, d.vp8)
 	if _, err := b.w.WriteRTP(&pkt.Header, payload); err != nil {
 		d.metrics.writeErrors.Inc()
 		return
 	}
 	d.metrics.retransmitted.Inc()
+}
+
+// rtxMemory remembers the last 64 packets resent to one subscriber. A receiver whose NACK was
+// answered keeps asking until the packet lands (Pion's generator every 100 ms, browsers about once
+// per round trip); under overload those repeats multiplied the server's work (more resends than
+// forwarded packets in one measured run). So a packet is resent to a subscriber at most once per
+// rtxHoldoff and at most rtxMaxResends times: a receiver that still lacks it after that is not
+// reading, and more copies would not help it.
+type rtxMemory struct {
+	seqs  [64]uint16
+	count [64]uint8
+	at    [64]int64 // unix nanoseconds; 0: empty
+}
+
+const (
+	rtxHoldoff    = 100 * time.Millisecond
+	rtxMaxResends = 3
+)
+
+func (m *rtxMemory) allow(seq uint16, now time.Time) bool {
+	i, t := seq%64, now.UnixNano()
+	if m.at[i] != 0 && m.seqs[i] == seq {
+		if t-m.at[i] < int64(rtxHoldoff) || m.count[i] >= rtxMaxResends {
+			return false
+		}
+		m.count[i]++
+		m.at[i] = t
+		return true
+	}
+	m.seqs[i], m.at[i], m.count[i] = seq, t, 1
+	return true
 }

@@ -13,6 +13,7 @@ type Metrics struct {
 	writeErrors      prometheus.Counter
 	keyframeRequests prometheus.Counter
 	retransmitted    prometheus.Counter
+	fanoutDrops      prometheus.Counter
 }
 
 // NewMetrics returns unregistered metrics; call Register to export them.
@@ -26,12 +27,13 @@ func NewMetrics() *Metrics {
 		writeErrors:      prometheus.NewCounter(prometheus.CounterOpts{Name: "chalk_sfu_rtp_write_errors_total", Help: "RTP packets that could not be written to a subscriber."}),
 		keyframeRequests: prometheus.NewCounter(prometheus.CounterOpts{Name: "chalk_sfu_keyframe_requests_total", Help: "Keyframe requests (PLI) sent to publishers, after throttling."}),
 		retransmitted:    prometheus.NewCounter(prometheus.CounterOpts{Name: "chalk_sfu_rtp_retransmissions_total", Help: "Packets resent to subscribers from the packet cache, answering their NACKs."}),
+		fanoutDrops:      prometheus.NewCounter(prometheus.CounterOpts{Name: "chalk_sfu_fanout_drops_total", Help: "Packets a fan-out writer goroutine could not take (it was far behind), once per writer."}),
 	}
 }
 
 // Register adds the metrics to r.
 func (m *Metrics) Register(r prometheus.Registerer) error {
-	for _, c := range []prometheus.Collector{m.peers, m.upTracks, m.downTracks, m.packetsForwarded, m.bytesForwarded, m.writeErrors, m.keyframeRequests, m.retransmitted} {
+	for _, c := range []prometheus.Collector{m.peers, m.upTracks, m.downTracks, m.packetsForwarded, m.bytesForwarded, m.writeErrors, m.keyframeRequests, m.retransmitted, m.fanoutDrops} {
 		if err := r.Register(c); err != nil {
 			return err
 		}

@@ -21,6 +21,8 @@ import (
 	"github.com/pion/interceptor/pkg/report"
 	"github.com/pion/interceptor/pkg/twcc"
 	"github.com/pion/sdp/v3"
+
+	"github.com/pion/transport/v5/stdnet"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -39,8 +41,11 @@ type Config struct {
 	IncludeLoopback bool
 	// ICEServers (STUN/TURN) are used by the server's peer connections and handed to clients.
 	ICEServers []webrtc.ICEServer
-	Logger     *slog.Logger
-	Metrics    *Metrics // nil: metrics are kept but not registered anywhere
+	// NoBatchWrites sends each forwarded packet with its own sendto instead of one sendmmsg per
+	// fan-out loop (batchconn.go).
+	NoBatchWrites bool
+	Logger        *slog.Logger
+	Metrics       *Metrics // nil: metrics are kept but not registered anywhere
 }
 
 // SFU creates peers and owns the shared media sockets and the per-room track registry.
@@ -51,6 +56,8 @@ type SFU struct {
 	metrics *Metrics
 	closers []func() error
 	ports   []int // the UDP ports media arrives on (a TURN relay may send to these only)
+
+	batch *batchGroup // the media sockets' batched writes; nil when off
 
 	mu    sync.Mutex
 	rooms map[string]*room
@@ -184,7 +191,12 @@ func (s *SFU) settingEngine() (webrtc.SettingEngine, error) {
 			return se, fmt.Errorf("sfu: listen on UDP %s: %w", net.JoinHostPort(s.cfg.BindIP, strconv.Itoa(s.cfg.UDPPort)), err)
 		}
 		s.ports = append(s.ports, conn.LocalAddr().(*net.UDPAddr).Port)
-		mux := webrtc.NewICEUDPMux(se.LoggerFactory.NewLogger("udpmux"), conn)
+		var pc net.PacketConn = conn
+		if !s.cfg.NoBatchWrites {
+			bc := newBatchConn(conn)
+			s.batch, pc = &batchGroup{conns: []*batchConn{bc}}, bc
+		}
+		mux := webrtc.NewICEUDPMux(se.LoggerFactory.NewLogger("udpmux"), pc)
 		s.closers = append(s.closers, mux.Close)
 		se.SetICEUDPMux(mux)
 		se.SetIPFilter(func(ip net.IP) bool { return ip.Equal(bindIP) })
@@ -192,6 +204,15 @@ func (s *SFU) settingEngine() (webrtc.SettingEngine, error) {
 		opts := []ice.UDPMuxFromPortOption{ice.UDPMuxFromPortWithNetworks(ice.NetworkTypeUDP4)}
 		if s.cfg.IncludeLoopback {
 			opts = append(opts, ice.UDPMuxFromPortWithLoopback())
+		}
+		var group *batchGroup
+		if !s.cfg.NoBatchWrites {
+			std, err := stdnet.NewNet()
+			if err != nil {
+				return se, fmt.Errorf("sfu: network: %w", err)
+			}
+			group = &batchGroup{}
+			opts = append(opts, ice.UDPMuxFromPortWithNet(&batchNet{Net: std, group: group}))
 		}
 		mux, err := ice.NewMultiUDPMuxFromPort(s.cfg.UDPPort, opts...)
 		if err != nil {
@@ -203,6 +224,9 @@ func (s *SFU) settingEngine() (webrtc.SettingEngine, error) {
 			if p := a.(*net.UDPAddr).Port; !slices.Contains(s.ports, p) {
 				s.ports = append(s.ports, p)
 			}
+		}
+		if group != nil && len(group.conns) > 0 {
+			s.batch = group
 		}
 	}
 

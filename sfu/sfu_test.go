@@ -291,33 +291,6 @@ func openFDs(t testing.TB) int {
 	return len(entries)
 }
 
-// BenchmarkForward measures one packet through the forwarding path to live subscribers: rewrite,
-// Pion's interceptors, SRTP and the UDP socket. allocs/op must stay 0 for what Chalk owns; what
-// Pion allocates below WriteRTP shows here too.
-func BenchmarkForward(b *testing.B) {
-	for _, subs := range []int{1, 10} {
-		b.Run("subscribers="+itoa(subs), func(b *testing.B) {
-			s := newTestSFU(b)
-			var plis atomic.Int32
-			up := fakeUpTrack(s, webrtc.RTPCodecTypeVideo, &plis)
-			for i := range subs {
-				var got atomic.Int64
-				p, c := connectSubscriber(b, s, up, "sub"+itoa(i), &got)
-				defer c.Close()
-				defer p.Close()
-			}
-			pkt := vp8Packet(0, false)
-			b.SetBytes(int64(len(pkt.Payload) * subs))
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				pkt.SequenceNumber++
-				up.forward(pkt)
-			}
-		})
-	}
-}
-
 // BenchmarkDownTrackRewrite isolates Chalk's own per-packet work (no network): must be 0 allocs/op.
 func BenchmarkDownTrackRewrite(b *testing.B) {
 	s := newTestSFU(b)
@@ -329,6 +302,7 @@ func BenchmarkDownTrackRewrite(b *testing.B) {
 	up.addDown(d)
 	pkt := vp8Packet(0, false)
 	b.ReportAllocs()
+	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		pkt.SequenceNumber++
 		up.forward(pkt)
@@ -385,6 +359,32 @@ func TestNACKIsAnsweredFromTheCache(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	if n := got.Load() - before; n != 3 {
 		t.Fatalf("NACK brought back %d packets, want exactly 3", n)
+	}
+}
+
+func TestRepeatedNACKsAreResentOncePerHoldoff(t *testing.T) {
+	var m rtxMemory
+	t0 := time.Now()
+	if !m.allow(7, t0) {
+		t.Fatal("a first request was refused")
+	}
+	if m.allow(7, t0.Add(rtxHoldoff/2)) {
+		t.Fatal("a repeat within the holdoff was resent")
+	}
+	if !m.allow(8, t0) || !m.allow(7+64, t0) {
+		t.Fatal("other packets were refused")
+	}
+	if !m.allow(7, t0.Add(rtxHoldoff/2)) {
+		t.Fatal("a packet whose slot was reused was refused")
+	}
+	if !m.allow(7, t0.Add(2*rtxHoldoff)) {
+		t.Fatal("a repeat after the holdoff was refused")
+	}
+	if !m.allow(7, t0.Add(4*rtxHoldoff)) {
+		t.Fatal("a third resend was refused")
+	}
+	if m.allow(7, t0.Add(6*rtxHoldoff)) {
+		t.Fatalf("a packet was resent more than %d times", rtxMaxResends)
 	}
 }
 

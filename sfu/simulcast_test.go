@@ -250,7 +250,7 @@ func TestNACKAfterLayerSwitchMapsToTheLayer(t *testing.T) {
 	}
 	sent := w.packets()
 	buf := make([]byte, 1500)
-	d.retransmit(sent[2].seq, buf)
+	d.retransmit(sent[2].seq, buf, &rtp.Packet{})
 	got := w.packets()
 	if len(got) != 5 || got[4] != sent[2] {
 		t.Fatalf("retransmission of %+v sent %+v", sent[2], got[len(got)-1])

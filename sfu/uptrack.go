@@ -31,8 +31,10 @@ type UpTrack struct {
 	sfu         *SFU
 	log         *slog.Logger
 
-	// downs is replaced, never mutated, so the forwarding loop reads it without a lock.
+	// downs is every subscriber; it is replaced, never mutated, so it is read without a lock. Who
+	// writes to each is in fan (fanout.go).
 	downs  atomic.Pointer[[]*DownTrack]
+	fan    fanOut
 	sinks  atomic.Pointer[[]Sink] // in-process subscribers (the recorder), copy-on-write like downs
 	downMu sync.Mutex             // serialises replacements of downs and sinks
 
@@ -111,9 +113,12 @@ func (t *UpTrack) forward(pkt *rtp.Packet) {
 		return
 	}
 	keyframe := t.kind == webrtc.RTPCodecTypeVideo && isVP8KeyframeStart(pkt.Payload)
-	for _, d := range *t.downs.Load() {
+	t.fan.hand(pkt, keyframe, t.sfu.metrics) // first, so the writers work while the reader does too
+	t.sfu.batch.begin()
+	for _, d := range t.fan.loadInline() {
 		d.writeRTP(pkt, keyframe)
 	}
+	t.sfu.batch.end()
 	for _, s := range *t.sinks.Load() {
 		s.WriteRTP(pkt)
 	}
@@ -148,6 +153,7 @@ func (t *UpTrack) addDown(d *DownTrack) {
 	copy(next, old)
 	next = append(next, d)
 	t.downs.Store(&next)
+	t.fan.assign(d, t.sfu.batch)
 	t.downMu.Unlock()
 	t.attached(d)
 }
@@ -162,6 +168,7 @@ func (t *UpTrack) removeDown(d *DownTrack) {
 		}
 	}
 	t.downs.Store(&next)
+	t.fan.unassign(d)
 	t.downMu.Unlock()
 	t.detached(d)
 }
@@ -207,6 +214,9 @@ func (t *UpTrack) RequestKeyframe() {
 
 func (t *UpTrack) end() {
 	close(t.done)
+	t.downMu.Lock()
+	t.fan.close()
+	t.downMu.Unlock()
 	t.kfMu.Lock()
 	if t.kfTimer != nil {
 		t.kfTimer.Stop()

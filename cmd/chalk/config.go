@@ -33,6 +33,8 @@ type serveConfig struct {
 	VideoLastN      int // in rooms with more than VideoLastNAbove cameras, students get the last N speakers' cameras
 	VideoLastNAbove int
 	TURN            turnConfig // embedded TURN server and external TURN URLs (turn.go)
+	Pprof           bool       // serve /debug/pprof/ on the HTTP listener (profiling under load)
+	NoMediaBatch    bool       // one sendto per forwarded packet instead of one sendmmsg per fan-out (sfu/batchconn.go)
 }
 
 // env reads defaults from the environment and remembers the first malformed value.
@@ -95,6 +97,8 @@ func parseServeConfig(args []string) (serveConfig, error) {
 	fs.IntVar(&c.VideoLastNAbove, "video-last-n-above", e.int("CHALK_VIDEO_LAST_N_ABOVE", signaling.DefaultVideoLastNAbove), "a room is large when it has more cameras than this (env CHALK_VIDEO_LAST_N_ABOVE)")
 
 	finishTURN := c.TURN.flags(fs, &e)
+	mediaBatch := fs.Bool("media-batch", e.bool("CHALK_MEDIA_BATCH", true), "send each forwarded packet's copies with one sendmmsg instead of a sendto each (env CHALK_MEDIA_BATCH)")
+	fs.BoolVar(&c.Pprof, "pprof", e.bool("CHALK_PPROF", false), "serve Go's profiler at /debug/pprof/ on the HTTP address; off by default, never on a public port (env CHALK_PPROF)")
 	level := fs.String("log-level", e.str("CHALK_LOG_LEVEL", "info"), "debug, info, warn or error (env CHALK_LOG_LEVEL)")
 	if e.err != nil {
 		return c, e.err
@@ -110,6 +114,7 @@ func parseServeConfig(args []string) (serveConfig, error) {
 	if err := c.TURN.validate(); err != nil {
 		return c, err
 	}
+	c.NoMediaBatch = !*mediaBatch
 	if err := c.LogLevel.UnmarshalText([]byte(*level)); err != nil {
 		return c, fmt.Errorf("log level %q: use debug, info, warn or error", *level)
 	}

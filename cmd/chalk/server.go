@@ -102,7 +102,7 @@ func newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (*server,
 
 	s.sfu, err = sfu.New(sfu.Config{
 		UDPPort: cfg.MediaPort, TCPPort: cfg.MediaTCPPort, BindIP: cfg.MediaBind,
-		NAT1To1IPs: cfg.PublicIPs, IncludeLoopback: cfg.Dev || isLoopback(cfg.MediaBind),
+		NAT1To1IPs: cfg.PublicIPs, IncludeLoopback: cfg.Dev || isLoopback(cfg.MediaBind), NoBatchWrites: cfg.NoMediaBatch,
 		Logger: log, Metrics: sfuMetrics,
 	})
 	if err != nil {
@@ -144,6 +144,9 @@ func newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (*server,
 	}))
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	if cfg.Pprof {
+		mountPprof(mux)
+	}
 	mux.Handle("/", web.Handler(web.Config{DevMode: cfg.Dev, CheckToken: func(room, token string) error {
 		_, err := s.tokens.Check(token, room)
 		return err

@@ -14,6 +14,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -37,6 +38,10 @@ type Options struct {
 	OnMessage func(typ string, data json.RawMessage)
 	// ICE: relay-only and network restrictions (ice.go); zero: UDP, every candidate type.
 	ICE ICE
+
+	// OnKeyframeRequest is called (from an RTCP goroutine) when the server asks for a keyframe
+	// (PLI or FIR) on a published source: a synthetic publisher answers it as a browser would.
+	OnKeyframeRequest func(source string)
 }
 
 // TrackInfo is what the server's offer says a subscribe transceiver carries.
@@ -208,8 +213,8 @@ func (c *Client) publish(ctx context.Context) error {
 		}
 		trs, sources = append(trs, tr), append(sources, "screen")
 	}
-	for _, tr := range trs {
-		go drain(tr.Sender())
+	for i, tr := range trs {
+		go drain(tr.Sender(), sources[i], c.opts.OnKeyframeRequest)
 	}
 	offer, err := c.pub.CreateOffer(nil)
 	if err != nil {
@@ -244,10 +249,21 @@ func (c *Client) RestartICE(ctx context.Context) error {
 	return c.Send(ctx, "restart_ice", struct{}{})
 }
 
-func drain(s *webrtc.RTPSender) {
+// drain reads a sender's RTCP (so the interceptors see it) and reports keyframe requests.
+func drain(s *webrtc.RTPSender, source string, onKeyframe func(string)) {
 	for {
-		if _, _, err := s.ReadRTCP(); err != nil {
+		pkts, _, err := s.ReadRTCP()
+		if err != nil {
 			return
+		}
+		if onKeyframe == nil {
+			continue
+		}
+		for _, p := range pkts {
+			switch p.(type) {
+			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+				onKeyframe(source)
+			}
 		}
 	}
 }
