@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"sync"
 	"time"
@@ -34,6 +35,10 @@ type Options struct {
 	OnTrack func(info TrackInfo, t *webrtc.TrackRemote)
 	// OnMessage sees every server message (after the client has handled it).
 	OnMessage func(typ string, data json.RawMessage)
+	// SocketBuffer, if set, gives the client one UDP socket (on 127.0.0.1) for both connections with
+	// this receive buffer: a client receiving a dozen streams overflows the kernel's default in a
+	// burst (the load generator sets it).
+	SocketBuffer int
 	// OnKeyframeRequest is called (from an RTCP goroutine) when the server asks for a keyframe
 	// (PLI or FIR) on a published source: a synthetic publisher answers it as a browser would.
 	OnKeyframeRequest func(source string)
@@ -67,6 +72,7 @@ type Client struct {
 	pending []webrtc.ICECandidateInit // subscribe candidates that arrived before the offer
 	errs    chan error
 	done    chan struct{}
+	muxes   []io.Closer // the client's own UDP sockets (Options.SocketBuffer), one per connection
 	where   whereabouts // the room we are in, which the server may change (breakouts)
 }
 
@@ -79,22 +85,26 @@ func Dial(ctx context.Context, o Options) (*Client, error) {
 	}
 	ws.SetReadLimit(1 << 20)
 	c := &Client{opts: o, ws: ws, mids: map[string]TrackInfo{}, errs: make(chan error, 16), done: make(chan struct{})}
-	if c.api, err = newAPI(); err != nil {
+	if c.api, err = c.newAPI(); err != nil {
 		ws.CloseNow()
+		return nil, err
+	}
+	fail := func(err error) (*Client, error) {
+		ws.CloseNow()
+		for _, m := range c.muxes {
+			m.Close()
+		}
 		return nil, err
 	}
 	if err := c.Send(ctx, "join", map[string]any{"room": o.Room, "name": o.Name, "token": o.Token, "identity": o.Identity}); err != nil {
-		ws.CloseNow()
-		return nil, err
+		return fail(err)
 	}
 	typ, data, err := c.read(ctx)
 	if err != nil {
-		ws.CloseNow()
-		return nil, err
+		return fail(err)
 	}
 	if typ != "joined" {
-		ws.CloseNow()
-		return nil, fmt.Errorf("client: join refused: %s %s", typ, data)
+		return fail(fmt.Errorf("client: join refused: %s %s", typ, data))
 	}
 	c.Joined = data
 	c.where.update(data)
@@ -124,32 +134,60 @@ func Dial(ctx context.Context, o Options) (*Client, error) {
 	return c, nil
 }
 
-func newAPI() (*webrtc.API, error) {
+// newAPI returns the Pion API for one of the client's connections. With Options.SocketBuffer each
+// connection gets its own socket: the server tells connections apart by the client's address.
+func (c *Client) newAPI() (*webrtc.API, error) {
+	api, mux, err := newAPI(c.opts.SocketBuffer)
+	if mux != nil {
+		c.muxes = append(c.muxes, mux)
+	}
+	return api, err
+}
+
+func newAPI(socketBuffer int) (*webrtc.API, io.Closer, error) {
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, PayloadType: 96}, webrtc.RTPCodecTypeVideo); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := m.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, PayloadType: 111}, webrtc.RTPCodecTypeAudio); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	ir := &interceptor.Registry{}
 	if err := webrtc.ConfigureNack(m, ir); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := webrtc.ConfigureRTCPReports(ir); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var se webrtc.SettingEngine
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() }) // tests talk to 127.0.0.1 only
-	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se)), nil
+	var mux io.Closer
+	if socketBuffer > 0 {
+		conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			return nil, nil, err
+		}
+		conn.SetReadBuffer(socketBuffer)
+		um := webrtc.NewICEUDPMux(nil, conn)
+		se.SetICEUDPMux(um)
+		mux = um
+	}
+	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se)), mux, nil
 }
 
 func (c *Client) publish(ctx context.Context) error {
+	api := c.api
+	if c.opts.SocketBuffer > 0 {
+		var err error
+		if api, err = c.newAPI(); err != nil {
+			return err
+		}
+	}
 	var err error
-	if c.pub, err = c.api.NewPeerConnection(webrtc.Configuration{}); err != nil {
+	if c.pub, err = api.NewPeerConnection(webrtc.Configuration{}); err != nil {
 		return err
 	}
 	c.pub.OnICECandidate(func(cand *webrtc.ICECandidate) {
@@ -391,5 +429,8 @@ func (c *Client) Close() {
 	}
 	if c.sub != nil {
 		c.sub.Close()
+	}
+	for _, m := range c.muxes {
+		m.Close()
 	}
 }
