@@ -21,6 +21,9 @@ type Layout struct {
 	CRF           int    // x264 quality (default 25)
 	MaxTiles      int    // cameras shown in the column at most (default 8); the rest are heard only
 	Threads       int    // ffmpeg threads (0: one per core)
+	// Parts is how many parts the video is composed in at once (0: one per core, none shorter
+	// than minPart). See partBounds.
+	Parts int
 }
 
 func (l Layout) withDefaults() Layout {
@@ -62,14 +65,15 @@ func box(w, h int) string {
 	return fmt.Sprintf("scale=%d:%d:force_original_aspect_ratio=decrease:flags=bilinear,pad=%d:%d:(ow-iw)/2:(oh-ih)/2,setsar=1", w, h, w, h)
 }
 
-// spansExpr is an ffmpeg expression that is non-zero during the spans.
-func spansExpr(spans []Span) string {
+// spansExpr is an ffmpeg expression that is non-zero during the spans, for a part of the lesson
+// whose time 0 is from.
+func spansExpr(spans []Span, from time.Duration) string {
 	if len(spans) == 0 {
 		return "0"
 	}
 	parts := make([]string, len(spans))
 	for i, s := range spans {
-		parts[i] = fmt.Sprintf("between(t,%s,%s)", ffmpeg.Seconds(s.Start.D()), ffmpeg.Seconds(s.End.D()))
+		parts[i] = fmt.Sprintf("between(t,%s,%s)", ffmpeg.Seconds(s.Start.D()-from), ffmpeg.Seconds(s.End.D()-from))
 	}
 	return strings.Join(parts, "+")
 }
@@ -115,30 +119,54 @@ func castOf(videos []media) (screens []media, presenter *media, others []media) 
 	return screens, presenter, others
 }
 
-// composeCommand builds the ffmpeg run that makes lesson.mp4 from the tracks: duration long, H.264
-// and AAC, faststart. Each input is delayed by its offset (late joiners); video gaps hide their
-// tile (spans), audio gaps are filled with silence; everyone's audio is mixed.
-func composeCommand(l Layout, tracks []media, duration time.Duration, out string) ffmpeg.Command {
-	var videos, audios []media
-	for _, t := range tracks {
-		if t.Video() {
-			videos = append(videos, t)
-		} else {
-			audios = append(audios, t)
-		}
-	}
-	screens, presenter, others := castOf(videos)
+// The lesson video is made in parts: the video of each stretch of the class is composed by its own
+// ffmpeg, all at once (one per core), the audio mix by another, and a last run joins them without
+// re-encoding. One ffmpeg decodes its inputs on one thread, so a single run leaves cores idle while
+// the class's cameras are decoded; parts put them to work. A part seeks into each track (the
+// recorder asks for a keyframe every seekPointEvery, so a seek decodes little), and parts cut at
+// whole seconds, which are whole frames at any integer frame rate, so the joined video has exactly
+// the frames of one run.
 
-	cmd := ffmpeg.Command{Duration: duration}
-	dur := ffmpeg.Seconds(duration)
+// minPart is the shortest part worth its own ffmpeg (start-up and seeking cost about a second).
+const minPart = 10 * time.Second
+
+// partBounds splits [0, duration) into parts: n of them if n > 0, else one per core but none
+// shorter than minPart. Inner bounds are whole seconds.
+func partBounds(duration time.Duration, n, cores int) []time.Duration {
+	if n <= 0 {
+		n = max(1, min(cores, int(duration/minPart)))
+	}
+	n = max(1, min(n, int(duration/time.Second)))
+	bounds := []time.Duration{0}
+	for i := 1; i < n; i++ {
+		bounds = append(bounds, (duration * time.Duration(i) / time.Duration(n)).Truncate(time.Second))
+	}
+	return append(bounds, duration)
+}
+
+// composeVideoCommand builds the ffmpeg run that makes the video of [from, to) of the lesson, as
+// H.264 without audio: the layout over time, each input placed at its offset (late joiners), video
+// gaps hiding their tile (spans).
+func composeVideoCommand(l Layout, videos []media, from, to time.Duration, out string) ffmpeg.Command {
+	screens, presenter, others := castOf(videos)
+	length := to - from
+	cmd := ffmpeg.Command{Duration: length}
+	dur := ffmpeg.Seconds(length)
 	mainW, colW := l.mainWidth(), l.Width-l.mainWidth()
 	var fc []string
 	input := func(m media) int {
 		// -reinit_filter 0: a publisher changing resolution mid-class must not rebuild the graph
 		// (the scale filter adapts to each frame's size).
-		cmd.Inputs = append(cmd.Inputs, ffmpeg.Input{Path: m.path, Offset: m.Offset.D(), Args: []string{"-reinit_filter", "0"}})
+		in := ffmpeg.Input{Path: m.path, Args: []string{"-reinit_filter", "0"}}
+		if at := m.Offset.D() - from; at >= 0 {
+			in.Offset = at // starts within the part (or later: its tile stays hidden)
+		} else {
+			in.Args = append(in.Args, "-ss", ffmpeg.Seconds(-at)) // started before: seek to the part
+		}
+		cmd.Inputs = append(cmd.Inputs, in)
 		return len(cmd.Inputs) - 1
 	}
+	shown := func(spans []Span) string { return spansExpr(spans, from) }
 	// fit brings an input to the output rate from time 0 and scales it into a w×h box. fps with
 	// start_time=0 repeats frames through gaps and before a late start, so every overlay always has
 	// a frame to take (whether it is shown is up to its enable expression) and nothing buffers; it
@@ -164,18 +192,18 @@ func composeCommand(l Layout, tracks []media, duration time.Duration, out string
 			// The presenter is both the main picture (no screen shared) and a tile (screen shared).
 			fc = append(fc, fmt.Sprintf("[%d:v]fps=%d:start_time=0,split=2[pm][pt]", in, l.FPS))
 			fc = append(fc, fmt.Sprintf("[pm]%s[pmain]", box(mainW, l.Height)))
-			overlay("pmain", 0, 0, fmt.Sprintf("(%s)*not(%s)", spansExpr(presenter.Spans), spansExpr(screenOn)))
+			overlay("pmain", 0, 0, fmt.Sprintf("(%s)*not(%s)", shown(presenter.Spans), shown(screenOn)))
 			tiles = append([]media{{TrackResult: presenter.TrackResult, path: "[pt]"}}, tiles...)
 			tiles[0].Spans = intersect(presenter.Spans, screenOn)
 		} else {
 			fit(in, "pmain", mainW, l.Height)
-			overlay("pmain", 0, 0, spansExpr(presenter.Spans))
+			overlay("pmain", 0, 0, shown(presenter.Spans))
 		}
 	}
 	for i, s := range screens {
 		label := fmt.Sprintf("scr%d", i)
 		fit(input(s), label, mainW, l.Height)
-		overlay(label, 0, 0, spansExpr(s.Spans))
+		overlay(label, 0, 0, shown(s.Spans))
 	}
 	if len(tiles) > l.MaxTiles {
 		tiles = tiles[:l.MaxTiles]
@@ -189,17 +217,32 @@ func composeCommand(l Layout, tracks []media, duration time.Duration, out string
 			} else {
 				fit(input(t), label, colW, tileH)
 			}
-			overlay(label, mainW, i*tileH, spansExpr(t.Spans))
+			overlay(label, mainW, i*tileH, shown(t.Spans))
 		}
 	}
 	fc = append(fc, fmt.Sprintf("[bg%d]format=yuv420p[v]", layer))
+	cmd.FilterComplex = strings.Join(fc, ";")
+	cmd.Outputs = []ffmpeg.Output{{
+		Path: out, Maps: []string{"[v]"},
+		Args: []string{
+			"-c:v", "libx264", "-preset", l.Preset, "-crf", strconv.Itoa(l.CRF), "-pix_fmt", "yuv420p",
+			"-g", strconv.Itoa(4 * l.FPS), // a keyframe every 4 s: seeking in the player
+			"-t", dur, "-an", "-f", "mp4",
+		},
+	}}
+	return cmd
+}
 
-	// Audio: each voice from time 0 with silence in its gaps, then one mix, padded to the end.
-	var mix []string
+// composeAudioCommand builds the ffmpeg run that mixes everyone's audio for the whole lesson, as
+// AAC: each voice from its offset with silence in its gaps, one mix, padded to the end.
+func composeAudioCommand(audios []media, duration time.Duration, out string) ffmpeg.Command {
+	cmd := ffmpeg.Command{Duration: duration}
+	dur := ffmpeg.Seconds(duration)
+	var fc, mix []string
 	for i, a := range audios {
-		in := input(a)
+		cmd.Inputs = append(cmd.Inputs, ffmpeg.Input{Path: a.path, Offset: a.Offset.D()})
 		label := fmt.Sprintf("a%d", i)
-		fc = append(fc, fmt.Sprintf("[%d:a]aresample=48000:async=1000:first_pts=0,aformat=sample_fmts=fltp:channel_layouts=stereo[%s]", in, label))
+		fc = append(fc, fmt.Sprintf("[%d:a]aresample=48000:async=1000:first_pts=0,aformat=sample_fmts=fltp:channel_layouts=stereo[%s]", i, label))
 		mix = append(mix, "["+label+"]")
 	}
 	switch len(mix) {
@@ -213,15 +256,35 @@ func composeCommand(l Layout, tracks []media, duration time.Duration, out string
 	}
 	cmd.FilterComplex = strings.Join(fc, ";")
 	cmd.Outputs = []ffmpeg.Output{{
-		Path: out, Maps: []string{"[v]", "[a]"},
-		Args: []string{
-			"-c:v", "libx264", "-preset", l.Preset, "-crf", strconv.Itoa(l.CRF), "-pix_fmt", "yuv420p",
-			"-g", strconv.Itoa(4 * l.FPS), // a keyframe every 4 s: seeking in the player
-			"-c:a", "aac", "-b:a", "96k", "-ar", "48000",
-			"-t", dur, "-movflags", "+faststart", "-f", "mp4",
-		},
+		Path: out, Maps: []string{"[a]"},
+		Args: []string{"-c:a", "aac", "-b:a", "96k", "-ar", "48000", "-t", dur, "-vn", "-f", "mp4"},
 	}}
 	return cmd
+}
+
+// joinCommand builds the ffmpeg run that joins the video parts (listed in the concat file list)
+// and the audio into lesson.mp4, copying both: H.264 and AAC, faststart.
+func joinCommand(list, audio string, duration time.Duration, out string) ffmpeg.Command {
+	return ffmpeg.Command{
+		Duration: duration,
+		Inputs: []ffmpeg.Input{
+			{Path: list, Args: []string{"-f", "concat", "-safe", "0"}},
+			{Path: audio},
+		},
+		Outputs: []ffmpeg.Output{{
+			Path: out, Maps: []string{"0:v:0", "1:a:0"},
+			Args: []string{"-c", "copy", "-t", ffmpeg.Seconds(duration), "-movflags", "+faststart", "-f", "mp4"},
+		}},
+	}
+}
+
+// concatList is the concat demuxer's list of files, each quoted.
+func concatList(paths []string) string {
+	var b strings.Builder
+	for _, p := range paths {
+		fmt.Fprintf(&b, "file '%s'\n", strings.ReplaceAll(p, "'", `'\''`))
+	}
+	return b.String()
 }
 
 // intersect returns the parts of a that overlap b.

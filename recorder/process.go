@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/chalk-edu/chalk/recorder/ffmpeg"
@@ -271,32 +273,106 @@ func (s *Service) process(ctx context.Context, id string) error {
 	return nil
 }
 
-// compose makes lesson.mp4 (through a temporary name, so a half-made file is never taken as done).
+// compose makes lesson.mp4 (through a temporary name, so a half-made file is never taken as done):
+// the video parts and the audio mix at once, then the join (see compose.go).
 func (s *Service) compose(ctx context.Context, dir string, tracks []media, duration time.Duration, log interface {
 	Info(string, ...any)
 }) error {
 	if duration <= 0 {
 		return errors.New("recording has no duration")
 	}
-	cmd := composeCommand(s.cfg.Layout, tracks, duration, filepath.Join(dir, videoFile+".tmp"))
-	next := 0.25
-	cmd.OnProgress = func(p ffmpeg.Progress) {
-		if p.Fraction >= next && !p.Done {
-			log.Info("composing lesson video", "progress", fmt.Sprintf("%.0f%%", 100*p.Fraction), "speed", p.Speed)
-			next += 0.25
+	work := filepath.Join(dir, "compose")
+	if err := os.RemoveAll(work); err != nil { // a run cut short by a restart left its parts
+		return fmt.Errorf("recorder: %w", err)
+	}
+	if err := os.MkdirAll(work, 0o755); err != nil {
+		return fmt.Errorf("recorder: %w", err)
+	}
+	defer os.RemoveAll(work)
+
+	var videos, audios []media
+	for _, t := range tracks {
+		if t.Video() {
+			videos = append(videos, t)
+		} else {
+			audios = append(audios, t)
 		}
 	}
-	return s.runFFmpeg(ctx, cmd, filepath.Join(dir, videoFile))
+	bounds := partBounds(duration, s.cfg.Layout.Parts, runtime.NumCPU())
+	var cmds []ffmpeg.Command
+	var parts []string
+	done := make([]time.Duration, len(bounds)-1) // media time composed per part, for the log
+	var mu sync.Mutex
+	next := 0.25
+	for i := range len(bounds) - 1 {
+		p := filepath.Join(work, fmt.Sprintf("part%03d.mp4", i))
+		cmd := composeVideoCommand(s.cfg.Layout, videos, bounds[i], bounds[i+1], p)
+		cmd.OnProgress = func(p ffmpeg.Progress) {
+			mu.Lock()
+			defer mu.Unlock()
+			done[i] = p.OutTime
+			var sum time.Duration
+			for _, d := range done {
+				sum += d
+			}
+			if f := sum.Seconds() / duration.Seconds(); f >= next && f < 1 {
+				log.Info("composing lesson video", "progress", fmt.Sprintf("%.0f%%", 100*f), "parts", len(done))
+				next += 0.25
+			}
+		}
+		cmds, parts = append(cmds, cmd), append(parts, p)
+	}
+	audio := filepath.Join(work, "audio.m4a")
+	cmds = append(cmds, composeAudioCommand(audios, duration, audio))
+	if err := s.runAll(ctx, cmds); err != nil {
+		return err
+	}
+	list := filepath.Join(work, "parts.txt")
+	if err := os.WriteFile(list, []byte(concatList(parts)), 0o644); err != nil {
+		return fmt.Errorf("recorder: %w", err)
+	}
+	return s.runFFmpeg(ctx, joinCommand(list, audio, duration, filepath.Join(dir, videoFile+".tmp")), filepath.Join(dir, videoFile))
+}
+
+// runAll runs the commands at once and waits for all of them. The first failure stops the others
+// and is the error returned.
+func (s *Service) runAll(ctx context.Context, cmds []ffmpeg.Command) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ff := s.tool()
+	errs := make(chan error, len(cmds))
+	for _, c := range cmds {
+		go func() {
+			err := ff.Run(ctx, c)
+			if err != nil {
+				cancel()
+			}
+			errs <- err
+		}()
+	}
+	var first error
+	for range cmds {
+		if err := <-errs; err != nil && (first == nil || errors.Is(first, context.Canceled)) {
+			first = err // a real failure beats the cancellations it caused
+		}
+	}
+	return first
+}
+
+// tool is the ffmpeg wrapper with the configured thread cap.
+func (s *Service) tool() ffmpeg.Tool {
+	ff := *s.ff
+	if s.cfg.Layout.Threads > 0 {
+		ff.Threads = s.cfg.Layout.Threads
+	}
+	return ff
 }
 
 // runFFmpeg runs a command whose single output is final+".tmp" and renames it to final on success.
 func (s *Service) runFFmpeg(ctx context.Context, cmd ffmpeg.Command, final string) error {
 	tmp := cmd.Outputs[0].Path
 	defer os.Remove(tmp)
-	ff := *s.ff
-	if s.cfg.Layout.Threads > 0 {
-		ff.Threads = s.cfg.Layout.Threads
-	}
+	ff := s.tool()
 	if err := ff.Run(ctx, cmd); err != nil {
 		return err
 	}

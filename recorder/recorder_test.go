@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -248,7 +249,8 @@ func within(d, want, tol time.Duration) bool { return d >= want-tol && d <= want
 // TestLessonLayout records an instructor (red camera), a student who joins 3 s late (green camera)
 // and a screen share (blue) from 5 s to 9 s, and checks the composed video frame by frame.
 // Layout: the main area on the left; tile 0 is the presenter's while a screen is shared, then the
-// others.
+// others. The video is made in three parts (0-4 s, 4-8 s, 8-12 s), so a late joiner starts in a part
+// after the first, the screen share crosses a cut, and the joined video must still be one run's.
 func TestLessonLayout(t *testing.T) {
 	// The instructor's camera changes resolution half way, as browsers do when bandwidth changes.
 	red := mediatest.VP8(t, mediatest.Video{Size: "320x240", FPS: 15, Duration: 6 * time.Second, Pattern: "color=c=red"}).
@@ -258,7 +260,7 @@ func TestLessonLayout(t *testing.T) {
 	voice := mediatest.Opus(t, mediatest.Audio{Duration: 12 * time.Second})
 	voice2 := mediatest.Opus(t, mediatest.Audio{Duration: 9 * time.Second, Freq: 660})
 
-	e := newEnv(t, nil, nil)
+	e := newEnv(t, nil, func(c *Config) { c.Layout.Parts = 3 })
 	e.run(t)
 	inst := TrackInfo{Participant: "p-inst", Name: "Ada", Role: "instructor", ClockRate: 90000, MimeType: "video/VP8"}
 	stud := TrackInfo{Participant: "p-stud", Name: "Bob", Role: "student", ClockRate: 90000, MimeType: "video/VP8"}
@@ -297,6 +299,9 @@ func TestLessonLayout(t *testing.T) {
 	if !within(p.Duration, 12*time.Second, 300*time.Millisecond) {
 		t.Fatalf("lesson video lasts %v, want 12 s", p.Duration)
 	}
+	if v := p.StreamsOf("video")[0]; v.Packets != 12*15 { // every frame of 12 s at 15 fps, once
+		t.Fatalf("lesson video has %d frames, want %d", v.Packets, 12*15)
+	}
 
 	l := Layout{}.withDefaults()
 	mainW := l.mainWidth()
@@ -311,9 +316,10 @@ func TestLessonLayout(t *testing.T) {
 		at              time.Duration
 		main, tile0, t1 string
 	}{
-		{2 * time.Second, "red", "black", "black"}, // the student has not joined yet
-		{4 * time.Second, "red", "black", "green"}, // now they have (tile 0 is the presenter's, during screen shares)
-		{7 * time.Second, "blue", "red", "green"},  // screen shared: the presenter moves to a tile
+		{2 * time.Second, "red", "black", "black"},        // the student has not joined yet
+		{4 * time.Second, "red", "black", "green"},        // now they have (tile 0 is the presenter's, during screen shares)
+		{7 * time.Second, "blue", "red", "green"},         // screen shared: the presenter moves to a tile
+		{8500 * time.Millisecond, "blue", "red", "green"}, // the share goes on in the next part
 		{10500 * time.Millisecond, "red", "black", "green"},
 	} {
 		if got := main(c.at); got != c.main {
@@ -363,5 +369,25 @@ func TestLessonLayout(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(e.dir, rec.ID())); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("working directory left after the lesson was stored: %v", err)
+	}
+}
+
+func TestPartBounds(t *testing.T) {
+	s := time.Second
+	for _, c := range []struct {
+		duration    time.Duration
+		parts, cpus int
+		want        []time.Duration
+	}{
+		{60 * s, 0, 2, []time.Duration{0, 30 * s, 60 * s}},
+		{61500 * time.Millisecond, 0, 4, []time.Duration{0, 15 * s, 30 * s, 46 * s, 61500 * time.Millisecond}}, // cuts at whole seconds
+		{25 * s, 0, 8, []time.Duration{0, 12 * s, 25 * s}},                                                     // no part under minPart
+		{5 * s, 0, 8, []time.Duration{0, 5 * s}},
+		{12 * s, 3, 1, []time.Duration{0, 4 * s, 8 * s, 12 * s}}, // asked for: shorter parts are fine
+		{1500 * time.Millisecond, 4, 4, []time.Duration{0, 1500 * time.Millisecond}},
+	} {
+		if got := partBounds(c.duration, c.parts, c.cpus); !slices.Equal(got, c.want) {
+			t.Errorf("partBounds(%v, %d, %d) = %v, want %v", c.duration, c.parts, c.cpus, got, c.want)
+		}
 	}
 }

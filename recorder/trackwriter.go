@@ -25,6 +25,13 @@ const resyncAfter = 3 * time.Second
 // keyframeRetry is how often a video track still waiting for a keyframe asks again.
 const keyframeRetry = time.Second
 
+// seekPointEvery is the longest a video track goes without a keyframe before the recorder asks
+// for one. Browsers send keyframes only when asked, so a one-hour camera may hold a single one;
+// the lesson video is composed in parallel parts, each starting with a seek into every track, and
+// a seek decodes from the keyframe before it. One extra keyframe every 20 s costs the class a few
+// percent of its video bitrate and bounds that waste to 20 s of decoding per part.
+const seekPointEvery = 20 * time.Second
+
 // Span is a stretch of time, relative to the recording's start, during which a track had media.
 type Span struct {
 	Start Seconds `json:"start"`
@@ -54,7 +61,8 @@ type trackWriter struct {
 	lastMS    int64
 	lastAt    time.Duration
 	waitKey   bool
-	lastAsk   time.Duration
+	lastAsk   time.Duration // arrival time of the last keyframe request
+	lastKey   time.Duration // arrival time of the last keyframe
 	spans     []Span
 	frameDur  time.Duration
 	frames    int64
@@ -164,9 +172,13 @@ func (w *trackWriter) sample(data []byte, ts uint32, droppedBefore uint16) {
 		}
 		if key {
 			w.waitKey = false
+			w.lastKey = w.lastArriv
 			if w.width == 0 {
 				w.width, w.height = width, height
 			}
+		} else if w.keyframe != nil && w.lastArriv-w.lastKey >= seekPointEvery && w.lastArriv-w.lastAsk >= seekPointEvery {
+			w.lastAsk = w.lastArriv
+			w.keyframe()
 		}
 	}
 	if w.file == nil {

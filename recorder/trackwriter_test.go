@@ -106,6 +106,17 @@ func TestTrackWriterVideo(t *testing.T) {
 	}
 }
 
+// A camera that sends keyframes only when asked (as browsers do) is asked for one every
+// seekPointEvery, so that a composition part can seek into it without decoding from the start.
+func TestTrackWriterAsksForSeekPoints(t *testing.T) {
+	src := mediatest.VP8(t, mediatest.Video{Size: "160x120", FPS: 10, Duration: 45 * time.Second, KeyframeEvery: time.Minute})
+	var asks int
+	w := writeTrack(t, filepath.Join(t.TempDir(), "cam.webm"), src, 0, nil, func() { asks++ })
+	if w.frames != int64(src.Frames) || asks != 2 { // at 20 s and at 40 s; the source never obliges
+		t.Fatalf("wrote %d of %d frames, asked %d times for a keyframe, want 2", w.frames, src.Frames, asks)
+	}
+}
+
 func TestTrackWriterAudio(t *testing.T) {
 	dir := t.TempDir()
 	src := mediatest.Opus(t, mediatest.Audio{Duration: 12 * time.Second})

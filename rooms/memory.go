@@ -13,9 +13,10 @@ import (
 type MemoryStore struct {
 	breakoutOps // the BreakoutStore changes, on changeBreakouts
 
-	mu     sync.Mutex
-	rooms  map[string]*memRoom
-	closed bool
+	mu      sync.Mutex
+	rooms   map[string]*memRoom
+	closed  bool
+	durable *memDurable // where lessons and attendance are kept; nil: in memory (memory_durable.go)
 }
 
 // memRoom is one room. Its lock is held while a change is applied, numbered and handed to every
@@ -34,6 +35,8 @@ type memRoom struct {
 	mod    memMod
 	rec    memRecording
 	feeds  map[*feed]struct{}
+
+	durable *memDurable // the store's, or nil
 }
 
 // NewMemoryStore returns an empty in-process store.
@@ -60,6 +63,8 @@ func (s *MemoryStore) room(name string) (*memRoom, error) {
 			byUser: make(map[string]string),
 			chat:   memChat{byID: make(map[string]uint64)},
 			feeds:  make(map[*feed]struct{}),
+
+			durable: s.durable,
 		}
 		s.rooms[name] = r
 	}
@@ -103,6 +108,9 @@ func (r *memRoom) join(p Participant) (replaced *Participant, err error) {
 	curID, dup := r.byUser[p.Identity]
 	if _, taken := r.parts[p.ID]; taken && curID != p.ID {
 		return nil, fmt.Errorf("rooms: join %s: participant id %q is in use by another identity", r.name, p.ID)
+	}
+	if err := r.durableJoin(&p); err != nil { // first, so that a failed write changes nothing
+		return nil, err
 	}
 	if dup {
 		replaced = cloneParticipant(r.parts[curID])

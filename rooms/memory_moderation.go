@@ -13,11 +13,12 @@ import (
 
 // memMod is a room's moderation state.
 type memMod struct {
-	settings *RoomSettings      // nil until first changed: DefaultSettings
-	lobby    []*Participant     // waiting, in line order
-	removed  map[string]Removal // by identity; expired entries are ignored, then dropped on the next Remove
-	attend   []AttendanceRecord // every stay, in joining order
-	open     map[string]int     // identity → index in attend of its stay in progress
+	settings *RoomSettings          // nil until first changed: DefaultSettings
+	lobby    []*Participant         // waiting, in line order
+	removed  map[string]Removal     // by identity; expired entries are ignored, then dropped on the next Remove
+	attend   []AttendanceRecord     // every stay, in joining order
+	open     map[string]int         // identity → index in attend of its stay in progress
+	dopen    map[string]durableStay // with a durable store (attend and open unused): identity → stay in progress
 }
 
 func (r *memRoom) settings() RoomSettings {
@@ -75,6 +76,9 @@ func (r *memRoom) banned(identity string, now time.Time) bool {
 // attendJoin opens a stay for p's identity unless one is in progress (a reconnect replacing its own
 // session continues it); r.mu must be held.
 func (r *memRoom) attendJoin(p *Participant) {
+	if r.durable != nil {
+		return // durableJoin recorded it
+	}
 	if _, ok := r.mod.open[p.Identity]; ok {
 		return
 	}
@@ -89,6 +93,10 @@ func (r *memRoom) attendJoin(p *Participant) {
 // afterRemove runs after a participant's left event: the stay ends (unless the identity's new session
 // replaced it) and a spotlight on the participant goes out; r.mu must be held.
 func (r *memRoom) afterRemove(p *Participant, reason string) {
+	if st, ok := r.mod.dopen[p.Identity]; ok && reason != ReasonReplaced {
+		r.durable.closeStay(r.name, st)
+		delete(r.mod.dopen, p.Identity)
+	}
 	if i, ok := r.mod.open[p.Identity]; ok && reason != ReasonReplaced {
 		r.mod.attend[i].LeftAt = time.Now().UTC()
 		delete(r.mod.open, p.Identity)
@@ -437,6 +445,10 @@ func (s *MemoryStore) Attendance(ctx context.Context, room string) ([]Attendance
 	if s.closed {
 		s.mu.Unlock()
 		return nil, ErrClosed
+	}
+	if s.durable != nil {
+		s.mu.Unlock()
+		return s.durable.attendanceWithBreakouts(ctx, room)
 	}
 	var rs []*memRoom
 	for n := range breakoutRooms + 1 {

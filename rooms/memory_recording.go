@@ -76,6 +76,13 @@ func (s *MemoryStore) UpdateLesson(ctx context.Context, room string, l Lesson) e
 		return err
 	}
 	defer r.mu.Unlock()
+	if s.durable != nil {
+		if err := s.durable.updateLesson(ctx, room, l); err != nil {
+			return err
+		}
+		r.emit(Event{Type: EventLessonUpdated, Lesson: &l})
+		return nil
+	}
 	if i := slices.IndexFunc(r.rec.lessons, func(x Lesson) bool { return x.ID == l.ID }); i >= 0 {
 		r.rec.lessons[i] = l
 	} else {
@@ -98,5 +105,8 @@ func (s *MemoryStore) Lessons(ctx context.Context, room string) ([]Lesson, error
 		return nil, err
 	}
 	defer r.mu.Unlock()
+	if s.durable != nil {
+		return s.durable.lessons(ctx, room)
+	}
 	return append([]Lesson{}, r.rec.lessons...), nil
 }

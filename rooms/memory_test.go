@@ -43,3 +43,16 @@ func BenchmarkMemoryStoreJoinLeave(b *testing.B) {
 func TestMemoryDocs(t *testing.T) {
 	storetest.RunDocs(t, func(t *testing.T) rooms.Docs { return rooms.NewMemoryDocs() })
 }
+
+// The embedded store with its course records on disk passes the same suite.
+func TestDurableMemoryStore(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) rooms.Store {
+		d := openDisk(t, t.TempDir())
+		s, err := rooms.NewDurableMemoryStore(t.Context(), d, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Close() })
+		return s
+	})
+}

@@ -194,6 +194,7 @@ type Store interface {
 
 	BreakoutStore
 	RecordingStore // recording state and lessons: rooms/recording.go
+	LibraryStore   // deleting lessons: rooms/library.go
 
 	ModerationStore
 

@@ -3,6 +3,7 @@ package sfu
 import (
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -21,10 +22,17 @@ type DownTrack struct {
 
 	bound        atomic.Pointer[binding]
 	needKeyframe atomic.Bool // video: drop packets until a keyframe starts, so decoding can begin
+	est          *estimate   // the subscriber's bandwidth estimate, shared by its down-tracks; nil: none
+	vp8          bool        // payloads carry a VP8 descriptor whose picture id is kept continuous
 
-	rtx   rtxMemory  // recently resent sequence numbers, touched only by readRTCP's goroutine
-	hdr   rtp.Header // scratch header, touched only by the goroutine that writes this track (fanout.go)
-	shard int        // that goroutine: 0 the up-track's reader, i+1 its writer i; under the up-track's downMu
+	// mu serialises writes: a simulcast subscriber is attached to two layers while it switches, and
+	// each layer has its own reader (or fan-out writer, fanout.go) goroutine. Uncontended otherwise.
+	mu  sync.Mutex
+	sel selection  // which layer is sent and which is wanted (simulcast.go)
+	mun munger     // continuous sequence numbers, timestamps and VP8 picture ids across layers
+	hdr rtp.Header // scratch header
+	buf [1500]byte // scratch payload, when a VP8 picture id must be rewritten
+	rtx rtxMemory  // recently resent sequence numbers, touched only by readRTCP's goroutine
 }
 
 // binding is what Pion negotiated for this track on the subscriber's connection.
@@ -37,6 +45,11 @@ type binding struct {
 func newDownTrack(up *UpTrack, m *Metrics) *DownTrack {
 	d := &DownTrack{up: up, id: up.id, streamID: streamIDFor(up), metrics: m}
 	d.needKeyframe.Store(up.kind == webrtc.RTPCodecTypeVideo)
+	d.sel = newSelection()
+	if up.sc != nil {
+		d.sel.target = -1 // placed on a layer by reselect when attached
+	}
+	d.vp8 = strings.EqualFold(up.codec.MimeType, webrtc.MimeTypeVP8)
 	return d
 }
 
@@ -55,7 +68,7 @@ func (d *DownTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 		if strings.EqualFold(c.MimeType, d.up.codec.MimeType) {
 			d.bound.Store(&binding{ssrc: uint32(ctx.SSRC()), pt: uint8(c.PayloadType), w: ctx.WriteStream()})
 			d.needKeyframe.Store(d.up.kind == webrtc.RTPCodecTypeVideo)
-			d.up.RequestKeyframe()
+			d.requestKeyframe()
 			return c, nil
 		}
 	}
@@ -74,11 +87,17 @@ func (d *DownTrack) StreamID() string          { return d.streamID }
 func (d *DownTrack) Kind() webrtc.RTPCodecType { return d.up.kind }
 
 // writeRTP rewrites the packet for this subscriber (SSRC and payload type as negotiated here;
-// header extensions dropped, since their ids were negotiated on the publisher's connection) and
-// sends it. The header copy lives in d.hdr, so nothing is allocated.
+// sequence number, timestamp and VP8 picture id continuous across layer switches; header
+// extensions dropped, since their ids were negotiated on the publisher's connection) and sends it.
+// The header copy lives in d.hdr and a rewritten payload in d.buf, so nothing is allocated.
 func (d *DownTrack) writeRTP(pkt *rtp.Packet, keyframe bool) {
 	b := d.bound.Load()
 	if b == nil {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.admit(pkt, keyframe) {
 		return
 	}
 	if d.needKeyframe.Load() {
@@ -93,7 +112,8 @@ func (d *DownTrack) writeRTP(pkt *rtp.Packet, keyframe bool) {
 	d.hdr.Padding = false
 	d.hdr.Extension = false
 	d.hdr.Extensions = nil
-	if _, err := b.w.WriteRTP(&d.hdr, pkt.Payload); err != nil {
+	payload := d.mun.rewrite(&d.hdr, pkt.Payload, d.buf[:], d.vp8)
+	if _, err := b.w.WriteRTP(&d.hdr, payload); err != nil {
 		d.metrics.writeErrors.Inc()
 		return
 	}
@@ -121,9 +141,13 @@ func (d *DownTrack) readRTCP(sender *webrtc.RTPSender) {
 		for _, p := range pkts {
 			switch p := p.(type) {
 			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
-				d.up.RequestKeyframe()
+				d.requestKeyframe()
+			case *rtcp.ReceiverEstimatedMaximumBitrate:
+				if d.est != nil {
+					d.est.set(uint64(p.Bitrate))
+				}
 			case *rtcp.TransportLayerNack:
-				if d.up.cache == nil {
+				if d.up.kind != webrtc.RTPCodecTypeVideo {
 					continue
 				}
 				if rtx == nil {
@@ -141,7 +165,8 @@ func (d *DownTrack) readRTCP(sender *webrtc.RTPSender) {
 }
 
 // retransmit resends one cached packet. It runs on the RTCP goroutine, so it rewrites its own
-// scratch packet rather than d.hdr, which belongs to the forwarding goroutine.
+// scratch packet rather than d.hdr. The NACK names the sequence number this subscriber saw; only
+// packets of the layer being sent now are resent (older ones belong to a layer left at a keyframe).
 func (d *DownTrack) retransmit(seq uint16, buf []byte, pkt *rtp.Packet) {
 	b := d.bound.Load()
 	if b == nil || d.needKeyframe.Load() {
@@ -150,7 +175,14 @@ func (d *DownTrack) retransmit(seq uint16, buf []byte, pkt *rtp.Packet) {
 	if !d.rtx.allow(seq, time.Now()) {
 		return
 	}
-	n := d.up.cache.get(seq, buf)
+	d.mu.Lock()
+	layer, in, ok := d.sel.source(d.up, &d.mun, seq)
+	m := d.mun
+	d.mu.Unlock()
+	if !ok || layer.cache == nil {
+		return
+	}
+	n := layer.cache.get(in, buf)
 	if n == 0 {
 		return
 	}
@@ -160,7 +192,8 @@ func (d *DownTrack) retransmit(seq uint16, buf []byte, pkt *rtp.Packet) {
 	pkt.Header.SSRC, pkt.Header.PayloadType = b.ssrc, b.pt
 	pkt.Header.Padding, pkt.Header.Extension = false, false
 	pkt.Header.Extensions = pkt.Header.Extensions[:0]
-	if _, err := b.w.WriteRTP(&pkt.Header, pkt.Payload); err != nil {
+	payload := m.replay(&pkt.Header, pkt.Payload, d.vp8)
+	if _, err := b.w.WriteRTP(&pkt.Header, payload); err != nil {
 		d.metrics.writeErrors.Inc()
 		return
 	}

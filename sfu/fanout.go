@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"slices"
 	"sync/atomic"
 
 	"github.com/pion/rtp"
@@ -54,13 +55,11 @@ type fanOut struct {
 	closed  bool            // under downMu: the track ended, no new writers
 }
 
-// assign gives d to the reader or a writer and returns which (0 for the reader, i+1 for writer i).
-// Call with the up-track's downMu held.
+// assign gives d to the reader or a writer. Call with the up-track's downMu held.
 func (f *fanOut) assign(d *DownTrack, batch *batchGroup) {
 	inline := f.loadInline()
 	if len(inline) < inlineDowns || f.closed {
 		f.inline.Store(appendDown(inline, d))
-		d.shard = 0
 		return
 	}
 	ws := f.loadWriters()
@@ -83,18 +82,21 @@ func (f *fanOut) assign(d *DownTrack, batch *batchGroup) {
 	}
 	w := ws[best]
 	w.downs.Store(appendDown(*w.downs.Load(), d))
-	d.shard = best + 1
 }
 
-// unassign removes d from whoever writes it. Call with the up-track's downMu held.
+// unassign removes d from whoever writes it. Call with the up-track's downMu held. It looks in every
+// list rather than remembering where d went: a simulcast subscriber is on two layers' up-tracks
+// while it switches, so one place per down-track would not do, and this is not the packet path.
 func (f *fanOut) unassign(d *DownTrack) {
-	if d.shard == 0 {
-		f.inline.Store(removeDownFrom(f.loadInline(), d))
+	if inline := f.loadInline(); slices.Contains(inline, d) {
+		f.inline.Store(removeDownFrom(inline, d))
 		return
 	}
-	ws := f.loadWriters()
-	if i := d.shard - 1; i < len(ws) {
-		ws[i].downs.Store(removeDownFrom(*ws[i].downs.Load(), d))
+	for _, w := range f.loadWriters() {
+		if downs := *w.downs.Load(); slices.Contains(downs, d) {
+			w.downs.Store(removeDownFrom(downs, d))
+			return
+		}
 	}
 }
 

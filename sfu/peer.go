@@ -69,6 +69,8 @@ type Peer struct {
 	dirty     bool // the subscribe connection differs from what was last offered
 	outstand  bool // a subscribe offer awaits its answer
 	restartIC bool // the next subscribe offer restarts ICE
+
+	est estimate // the subscriber's bandwidth estimate, for simulcast layer choice
 }
 
 type subscription struct {
@@ -175,12 +177,19 @@ func (p *Peer) onTrack(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 	}
 	p.mu.Lock()
 	source := p.sources[mid]
+	if !p.closed && source != "" && remote.RID() != "" {
+		p.addLayerLocked(source, remote, recv) // unlocks
+		return
+	}
 	if p.closed || source == "" || p.ups[source] != nil {
 		p.mu.Unlock()
 		p.log.Warn("ignoring undeclared track", "mid", mid, "kind", remote.Kind())
 		return
 	}
 	up := newUpTrack(p.sfu, p.room, p.id, source, remote, p.pub)
+	if up.kind == webrtc.RTPCodecTypeAudio {
+		up.voice = newVoiceMeter(recv)
+	}
 	p.ups[source] = up
 	p.mu.Unlock()
 
@@ -228,6 +237,7 @@ func (p *Peer) Subscribe(up *UpTrack) error {
 		return nil
 	}
 	down := newDownTrack(up, p.sfu.metrics)
+	down.est = &p.est
 	sender, err := p.sub.AddTrack(down)
 	if err != nil {
 		p.mu.Unlock()
@@ -238,6 +248,9 @@ func (p *Peer) Subscribe(up *UpTrack) error {
 	p.mu.Unlock()
 
 	p.sfu.metrics.downTracks.Inc()
+	if up.kind == webrtc.RTPCodecTypeVideo {
+		p.est.videos.Add(1)
+	}
 	up.addDown(down)
 	go down.readRTCP(sender)
 	if notify {
@@ -257,6 +270,9 @@ func (p *Peer) Unsubscribe(participant, track string) {
 	}
 	delete(p.downs, key)
 	s.down.up.removeDown(s.down)
+	if s.down.up.kind == webrtc.RTPCodecTypeVideo {
+		p.est.videos.Add(-1)
+	}
 	if err := p.sub.RemoveTrack(s.sender); err != nil {
 		p.log.Debug("remove track", "err", err)
 	}

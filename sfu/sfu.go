@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
 	"sync"
 
@@ -19,6 +20,8 @@ import (
 	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/interceptor/pkg/report"
 	"github.com/pion/interceptor/pkg/twcc"
+	"github.com/pion/sdp/v3"
+
 	"github.com/pion/transport/v5/stdnet"
 	"github.com/pion/webrtc/v4"
 )
@@ -52,10 +55,14 @@ type SFU struct {
 	log     *slog.Logger
 	metrics *Metrics
 	closers []func() error
-	batch   *batchGroup // the media sockets' batched writes; nil when off
+	ports   []int // the UDP ports media arrives on (a TURN relay may send to these only)
+
+	batch *batchGroup // the media sockets' batched writes; nil when off
 
 	mu    sync.Mutex
 	rooms map[string]*room
+
+	speakersOnce sync.Once // OnActiveSpeakers starts the detector once
 }
 
 // New opens the media sockets and prepares the WebRTC stack.
@@ -78,6 +85,9 @@ func New(cfg Config) (*SFU, error) {
 
 // ICEServers returns the ICE servers clients should use.
 func (s *SFU) ICEServers() []webrtc.ICEServer { return s.cfg.ICEServers }
+
+// UDPPorts are the local UDP ports media arrives on: the configured one, or those picked for 0.
+func (s *SFU) UDPPorts() []int { return s.ports }
 
 // Close releases the media sockets. Peers must be closed first.
 func (s *SFU) Close() error {
@@ -135,6 +145,16 @@ func (s *SFU) newAPI() (*webrtc.API, error) {
 			return nil, fmt.Errorf("sfu: register transport-cc: %w", err)
 		}
 	}
+	// Simulcast (RIDs, with the mid to find their transceiver) from publishers, and audio levels for
+	// the active speaker.
+	for _, uri := range []string{sdp.SDESMidURI, sdp.SDESRTPStreamIDURI} {
+		if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: uri}, webrtc.RTPCodecTypeVideo, webrtc.RTPTransceiverDirectionRecvonly); err != nil {
+			return nil, fmt.Errorf("sfu: register %s: %w", uri, err)
+		}
+	}
+	if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.AudioLevelURI}, webrtc.RTPCodecTypeAudio, webrtc.RTPTransceiverDirectionRecvonly); err != nil {
+		return nil, fmt.Errorf("sfu: register audio level: %w", err)
+	}
 	tw, err := twcc.NewSenderInterceptor()
 	if err != nil {
 		return nil, fmt.Errorf("sfu: twcc: %w", err)
@@ -178,6 +198,7 @@ func (s *SFU) settingEngine() (webrtc.SettingEngine, error) {
 		}
 		conn.SetReadBuffer(mediaSocketBuffer)
 		conn.SetWriteBuffer(mediaSocketBuffer)
+		s.ports = append(s.ports, conn.LocalAddr().(*net.UDPAddr).Port)
 		var pc net.PacketConn = conn
 		if !s.cfg.NoBatchWrites {
 			bc := newBatchConn(conn)
@@ -208,6 +229,11 @@ func (s *SFU) settingEngine() (webrtc.SettingEngine, error) {
 		}
 		s.closers = append(s.closers, mux.Close)
 		se.SetICEUDPMux(mux)
+		for _, a := range mux.GetListenAddresses() {
+			if p := a.(*net.UDPAddr).Port; !slices.Contains(s.ports, p) {
+				s.ports = append(s.ports, p)
+			}
+		}
 		if group != nil && len(group.conns) > 0 {
 			s.batch = group
 		}

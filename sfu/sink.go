@@ -16,6 +16,11 @@ type Sink interface {
 // AddSink starts handing this track's packets to s and asks the publisher for a keyframe, so a
 // video sink can start decoding soon. Adding a sink twice is a no-op.
 func (t *UpTrack) AddSink(s Sink) {
+	if t.sc != nil {
+		t.sc.addSink(t, s)
+		t.RequestKeyframe()
+		return
+	}
 	t.downMu.Lock()
 	old := *t.sinks.Load()
 	for _, x := range old {
@@ -35,6 +40,10 @@ func (t *UpTrack) AddSink(s Sink) {
 // RemoveSink stops handing packets to s. Once it returns, s gets no further WriteRTP call that
 // began after it; one already running may still finish.
 func (t *UpTrack) RemoveSink(s Sink) {
+	if t.sc != nil {
+		t.sc.removeSink(t, s)
+		return
+	}
 	t.downMu.Lock()
 	defer t.downMu.Unlock()
 	old := *t.sinks.Load()

@@ -44,6 +44,10 @@ type UpTrack struct {
 
 	paused atomic.Bool // a moderator turned the source off: see SetPaused
 
+	sc    *simulcast  // the published track of a simulcast source: its layers (simulcast.go)
+	layer *layerInfo  // one layer of a simulcast source: which, and what arrives on it
+	voice *voiceMeter // audio with the audio-level extension: the speaker detector's input (speaker.go)
+
 	done chan struct{}
 }
 
@@ -94,6 +98,7 @@ func (t *UpTrack) run() {
 		if err := pkt.Unmarshal(buf[:n]); err != nil || t.paused.Load() {
 			continue
 		}
+		t.observe(&pkt)
 		if t.cache != nil && len(pkt.Payload) > 0 {
 			t.cache.store(pkt.SequenceNumber, buf[:n])
 		}
@@ -124,6 +129,9 @@ func (t *UpTrack) forward(pkt *rtp.Packet) {
 // off, whatever the publisher keeps sending. On resuming, video subscribers wait for a keyframe, which
 // is requested at once.
 func (t *UpTrack) SetPaused(paused bool) {
+	if t.sc != nil {
+		t.sc.setPaused(t, paused)
+	}
 	if t.paused.Swap(paused) == paused || paused {
 		return
 	}
@@ -140,18 +148,18 @@ func (t *UpTrack) Paused() bool { return t.paused.Load() }
 
 func (t *UpTrack) addDown(d *DownTrack) {
 	t.downMu.Lock()
-	defer t.downMu.Unlock()
 	old := *t.downs.Load()
 	next := make([]*DownTrack, len(old), len(old)+1)
 	copy(next, old)
 	next = append(next, d)
 	t.downs.Store(&next)
 	t.fan.assign(d, t.sfu.batch)
+	t.downMu.Unlock()
+	t.attached(d)
 }
 
 func (t *UpTrack) removeDown(d *DownTrack) {
 	t.downMu.Lock()
-	defer t.downMu.Unlock()
 	old := *t.downs.Load()
 	next := make([]*DownTrack, 0, len(old))
 	for _, x := range old {
@@ -161,6 +169,8 @@ func (t *UpTrack) removeDown(d *DownTrack) {
 	}
 	t.downs.Store(&next)
 	t.fan.unassign(d)
+	t.downMu.Unlock()
+	t.detached(d)
 }
 
 // RequestKeyframe asks the publisher for a keyframe, at most once per keyframeInterval; a request
@@ -168,6 +178,10 @@ func (t *UpTrack) removeDown(d *DownTrack) {
 // waiting for the next natural keyframe.
 func (t *UpTrack) RequestKeyframe() {
 	if t.kind != webrtc.RTPCodecTypeVideo {
+		return
+	}
+	if t.sc != nil {
+		t.sc.requestKeyframes()
 		return
 	}
 	t.kfMu.Lock()

@@ -11,11 +11,11 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/pion/webrtc/v4"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/chalk-edu/chalk/auth"
 	"github.com/chalk-edu/chalk/recorder"
-	"github.com/chalk-edu/chalk/recorder/storage"
 	"github.com/chalk-edu/chalk/rooms"
 	"github.com/chalk-edu/chalk/sfu"
 )
@@ -39,8 +39,14 @@ type Config struct {
 	Recorder *recorder.Service
 	// AutoRecord starts recording a room when an instructor joins it and it is not being recorded.
 	AutoRecord bool
-	// Lessons is where lessons' objects are stored, for the lesson API; nil: none are served.
-	Lessons storage.Store
+	// VideoLastN: in a room with more than VideoLastNAbove cameras, a student receives only the
+	// cameras of the VideoLastN most recent speakers (and every moderator's camera and screen share).
+	// 0 turns the rule off.
+	VideoLastN, VideoLastNAbove int
+
+	// ICEServers returns the STUN/TURN servers for one participant, with short-lived TURN
+	// credentials minted for their identity; sent in every joined. Nil: the SFU's static list.
+	ICEServers func(identity string) []webrtc.ICEServer
 }
 
 // Hub serves the /ws endpoint of one node: it holds the node's sessions, subscribes to the events
@@ -85,6 +91,9 @@ func NewHub(cfg Config) *Hub {
 		rooms: map[string]*hubRoom{}, byResume: map[string]*session{}, all: map[*session]struct{}{},
 	}
 	h.recs = newRecordings(h, cfg.Recorder)
+	if cfg.SFU != nil {
+		cfg.SFU.OnActiveSpeakers(h.speakersChanged)
+	}
 	return h
 }
 

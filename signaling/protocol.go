@@ -152,6 +152,8 @@ func decodeClient(frame []byte) (clientMsg, error) {
 		body = &chatDeleteMsg{}
 	case "lower_hand":
 		body = &lowerHandMsg{}
+	case "set_video_quality":
+		body = &videoQualityMsg{}
 	case "poll_create":
 		body = &pollCreateMsg{}
 	case "poll_vote":

@@ -39,7 +39,8 @@ type session struct {
 	chatLimit chatLimiter
 	polls     sessionPolls
 	mod       modState
-	bo        boState // breakouts: the main room, its plan, where we should be
+	bo        boState   // breakouts: the main room, its plan, where we should be
+	media     mediaView // derived media state: tile sizes, speakers, last-N (speakers.go)
 }
 
 func newSession(h *Hub, room string, me rooms.Participant) *session {
@@ -175,6 +176,9 @@ func (s *session) resume(conn *wsConn) {
 
 func (s *session) joinedMsg(snap rooms.Snapshot, chat []rooms.ChatMessage, resumed bool) joinedMsg {
 	ice := s.hub.cfg.SFU.ICEServers()
+	if s.hub.cfg.ICEServers != nil { // fresh TURN credentials with every joined, resumes included
+		ice = s.hub.cfg.ICEServers(s.me.Identity)
+	}
 	if ice == nil {
 		ice = []webrtc.ICEServer{}
 	}
@@ -292,6 +296,8 @@ func (s *session) handle(conn *wsConn, m clientMsg) {
 		s.handleChatDelete(conn, b)
 	case *lowerHandMsg:
 		s.handleLowerHand(conn, b)
+	case *videoQualityMsg:
+		s.handleVideoQuality(b)
 	case *pollCreateMsg:
 		s.handlePollCreate(conn, b)
 	case *pollVoteMsg:
@@ -365,6 +371,9 @@ func (s *session) onEvent(ev rooms.Event) {
 		return
 	}
 	s.seq = ev.Seq
+	if s.media.note(ev) {
+		s.mbox.post(s.applyLastN) // once the event's subscriptions are in place
+	}
 	if s.onModerationEvent(ev) || s.onClassroomEvent(ev) || s.onPollEvent(ev) || s.onRecordingEvent(ev) {
 		return
 	}
@@ -421,6 +430,7 @@ func (s *session) resync(snap rooms.Snapshot) {
 func (s *session) applySnapshot(snap rooms.Snapshot) {
 	s.seq = snap.Seq
 	s.applyModSnapshot(snap)
+	s.media.fromSnapshot(snap)
 	for _, p := range snap.Participants {
 		if p.ID == s.me.ID {
 			continue
@@ -439,7 +449,9 @@ func (s *session) subscribe(participant, track string) {
 	}
 	if err := s.peer.Subscribe(up); err != nil && !errors.Is(err, sfu.ErrClosed) {
 		s.log.Error("subscribe", "to", participant, "track", track, "err", err)
+		return
 	}
+	s.afterSubscribe(participant, track)
 }
 
 func (s *session) negotiate() {

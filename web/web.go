@@ -54,6 +54,12 @@ func Handler(cfg Config) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", h.landing)
 	mux.HandleFunc("GET /r/{room}", h.room)
+	mux.HandleFunc("GET /r/{room}/lessons", h.lessonPage("library.html", false))
+	mux.HandleFunc("GET /r/{room}/lessons/{id}", h.lessonPage("player.html", true))
+	mux.HandleFunc("GET /r/{room}/lessons/{id}/analytics", h.lessonPage("analytics.html", true))
+	mux.HandleFunc("GET /r/{room}/analytics", h.lessonPage("analytics.html", false))
+
+	mux.HandleFunc("GET /r/{room}/schedule", h.schedule)
 	mux.HandleFunc("GET /static/", h.static)
 	mux.HandleFunc("/", h.notFound)
 	return mux
@@ -65,6 +71,7 @@ type pageData struct {
 	Asset   string // prefix for versioned assets, e.g. /static/v-0123abcd/
 	DevMode bool
 	Room    string
+	Lesson  string // lesson pages: the lesson's id
 	// Error pages.
 	Heading string
 	Message string

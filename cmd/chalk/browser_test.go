@@ -35,8 +35,18 @@ type browser struct {
 
 func newBrowser(t testing.TB, width, height int) *browser {
 	t.Helper()
+	b, err := launchBrowser(t, chromiumPath(t), width, height)
+	if err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	return b
+}
+
+// launchBrowser starts a Chromium; unlike newBrowser it may run on another goroutine than the test's
+// (several browsers start at once while something else goes on).
+func launchBrowser(t testing.TB, chromium string, width, height int) (*browser, error) {
 	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromiumPath(t)),
+		chromedp.ExecPath(chromium),
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(width, height),
 		chromedp.Flag("headless", true),
@@ -58,10 +68,12 @@ func newBrowser(t testing.TB, width, height int) *browser {
 	ctx, cancel := chromedp.NewContext(actx)
 	// The first Run starts the browser; it must not carry a timeout or the browser dies with it.
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(int64(width), int64(height))); err != nil {
-		t.Fatalf("start chromium: %v", err)
+		cancel()
+		cancelAlloc()
+		return nil, err
 	}
 	t.Cleanup(func() { cancel(); cancelAlloc() })
-	return &browser{t: t, ctx: ctx}
+	return &browser{t: t, ctx: ctx}, nil
 }
 
 func (b *browser) do(timeout time.Duration, steps ...chromedp.Action[chromedp.Void]) error {

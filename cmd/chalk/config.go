@@ -8,27 +8,33 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/chalk-edu/chalk/signaling"
 )
 
 // serveConfig is everything `chalk serve` can be told. Each field is a flag whose default comes from
 // a CHALK_* environment variable; README.md's configuration table lists the same, keep them in step.
 type serveConfig struct {
-	Listen       string
-	MediaPort    int
-	MediaTCPPort int
-	MediaBind    string
-	PublicIPs    []string
-	RedisURL     string
-	Storage      string
-	MinIO        minioConfig // empty Endpoint: lessons stay in the storage directory
-	AutoRecord   bool
-	Dev          bool
-	TokenSecret  string
-	PublicURL    string
-	NodeID       string
-	LogLevel     slog.Level
-	Pprof        bool // serve /debug/pprof/ on the HTTP listener (profiling under load)
-	NoMediaBatch bool // one sendto per forwarded packet instead of one sendmmsg per fan-out (sfu/batchconn.go)
+	Listen          string
+	MediaPort       int
+	MediaTCPPort    int
+	MediaBind       string
+	PublicIPs       []string
+	RedisURL        string
+	Storage         string
+	Data            string      // course records without Redis; default <Storage>/records
+	MinIO           minioConfig // empty Endpoint: lessons stay in the storage directory
+	AutoRecord      bool
+	Dev             bool
+	TokenSecret     string
+	PublicURL       string
+	NodeID          string
+	LogLevel        slog.Level
+	VideoLastN      int // in rooms with more than VideoLastNAbove cameras, students get the last N speakers' cameras
+	VideoLastNAbove int
+	TURN            turnConfig // embedded TURN server and external TURN URLs (turn.go)
+	Pprof           bool       // serve /debug/pprof/ on the HTTP listener (profiling under load)
+	NoMediaBatch    bool       // one sendto per forwarded packet instead of one sendmmsg per fan-out (sfu/batchconn.go)
 }
 
 // env reads defaults from the environment and remembers the first malformed value.
@@ -76,6 +82,7 @@ func parseServeConfig(args []string) (serveConfig, error) {
 	publicIPs := fs.String("public-ip", e.str("CHALK_PUBLIC_IP", ""), "public IPs mapped 1:1 to this host (NAT), comma-separated; advertised instead of local addresses (env CHALK_PUBLIC_IP)")
 	fs.StringVar(&c.RedisURL, "redis", e.str("CHALK_REDIS_URL", ""), "Redis URL (redis://host:6379/0) for shared classroom state; empty: embedded in-process store (env CHALK_REDIS_URL)")
 	fs.StringVar(&c.Storage, "storage", e.str("CHALK_STORAGE", "chalk-data"), "local directory for recordings and lessons (env CHALK_STORAGE)")
+	fs.StringVar(&c.Data, "data", e.str("CHALK_DATA", ""), "directory for course records (lesson list, attendance, schedule, threads, progress) when there is no Redis; default: records in the storage directory (env CHALK_DATA)")
 	fs.BoolVar(&c.Dev, "dev", e.bool("CHALK_DEV", false), "dev mode: students join by link with a name only, and an instructor link is printed (env CHALK_DEV)")
 	fs.StringVar(&c.TokenSecret, "token-secret", e.str("CHALK_TOKEN_SECRET", ""), "HS256 secret for join tokens, at least 32 bytes; required unless -dev (env CHALK_TOKEN_SECRET)")
 	fs.StringVar(&c.PublicURL, "public-url", e.str("CHALK_PUBLIC_URL", ""), "base URL printed in links, e.g. https://class.example.org; default http://localhost:<port> (env CHALK_PUBLIC_URL)")
@@ -86,6 +93,10 @@ func parseServeConfig(args []string) (serveConfig, error) {
 	c.MinIO.AccessKey = e.str("CHALK_MINIO_ACCESS_KEY", "")
 	c.MinIO.SecretKey = e.str("CHALK_MINIO_SECRET_KEY", "")
 	fs.BoolVar(&c.AutoRecord, "auto-record", e.bool("CHALK_AUTO_RECORD", false), "start recording a room when an instructor joins it (env CHALK_AUTO_RECORD)")
+	fs.IntVar(&c.VideoLastN, "video-last-n", e.int("CHALK_VIDEO_LAST_N", signaling.DefaultVideoLastN), "in a large room a student receives only the cameras of this many recent speakers (and instructors' and screen shares); 0: everyone's (env CHALK_VIDEO_LAST_N)")
+	fs.IntVar(&c.VideoLastNAbove, "video-last-n-above", e.int("CHALK_VIDEO_LAST_N_ABOVE", signaling.DefaultVideoLastNAbove), "a room is large when it has more cameras than this (env CHALK_VIDEO_LAST_N_ABOVE)")
+
+	finishTURN := c.TURN.flags(fs, &e)
 	mediaBatch := fs.Bool("media-batch", e.bool("CHALK_MEDIA_BATCH", true), "send each forwarded packet's copies with one sendmmsg instead of a sendto each (env CHALK_MEDIA_BATCH)")
 	fs.BoolVar(&c.Pprof, "pprof", e.bool("CHALK_PPROF", false), "serve Go's profiler at /debug/pprof/ on the HTTP address; off by default, never on a public port (env CHALK_PPROF)")
 	level := fs.String("log-level", e.str("CHALK_LOG_LEVEL", "info"), "debug, info, warn or error (env CHALK_LOG_LEVEL)")
@@ -99,6 +110,10 @@ func parseServeConfig(args []string) (serveConfig, error) {
 		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	c.PublicIPs = splitList(*publicIPs)
+	finishTURN()
+	if err := c.TURN.validate(); err != nil {
+		return c, err
+	}
 	c.NoMediaBatch = !*mediaBatch
 	if err := c.LogLevel.UnmarshalText([]byte(*level)); err != nil {
 		return c, fmt.Errorf("log level %q: use debug, info, warn or error", *level)

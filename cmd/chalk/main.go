@@ -24,6 +24,7 @@ const usage = `Chalk: a real-time virtual classroom server.
 Usage:
   chalk [serve] [flags]   run the server (flags: chalk serve -h)
   chalk token [flags]     mint a join token and print a join link (flags: chalk token -h)
+  chalk health [flags]    check a running node's /healthz (the container HEALTHCHECK)
 `
 
 func main() {
@@ -41,6 +42,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = serve(args, stderr)
 	case "token":
 		err = token(args, stdout)
+	case "health":
+		err = health(args, stdout)
 	case "help":
 		fmt.Fprint(stdout, usage)
 	default:

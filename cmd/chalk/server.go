@@ -19,11 +19,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/chalk-edu/chalk/auth"
+	"github.com/chalk-edu/chalk/lessons"
 	"github.com/chalk-edu/chalk/recorder"
 	"github.com/chalk-edu/chalk/recorder/storage"
 	"github.com/chalk-edu/chalk/rooms"
 	"github.com/chalk-edu/chalk/sfu"
 	"github.com/chalk-edu/chalk/signaling"
+	"github.com/chalk-edu/chalk/turnserver"
 	"github.com/chalk-edu/chalk/web"
 )
 
@@ -39,6 +41,9 @@ type server struct {
 	hub     *signaling.Hub
 	tokens  *auth.Issuer
 	rec     *recorder.Service
+	docs    rooms.Docs         // course records: lesson details, threads, progress, schedule
+	turn    *turnserver.Server // nil: no embedded TURN server
+	disk    *rooms.DiskDocs    // the file behind docs without Redis; nil with Redis
 	lessons storage.Store      // the lessons' objects, recorded here and served by the lesson API
 	stopRec context.CancelFunc // ends the recorder's processing loop
 	recDone chan struct{}
@@ -63,16 +68,34 @@ func newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (*server,
 		return nil, fmt.Errorf("storage directory: %w", err)
 	}
 
+	if cfg.Data == "" {
+		cfg.Data = filepath.Join(cfg.Storage, "records")
+		s.cfg.Data = cfg.Data
+	}
 	if cfg.RedisURL == "" {
-		s.store = rooms.NewMemoryStore()
-	} else if s.store, err = rooms.NewRedisStore(ctx, cfg.RedisURL, rooms.RedisOptions{}); err != nil {
-		return nil, err
+		// Embedded: live state in memory, course records (the lesson list and attendance included)
+		// in a file that survives a restart.
+		if s.disk, err = rooms.OpenDiskDocs(cfg.Data); err != nil {
+			return nil, err
+		}
+		ms, err := rooms.NewDurableMemoryStore(ctx, s.disk, log)
+		if err != nil {
+			s.close()
+			return nil, err
+		}
+		s.store, s.docs = ms, s.disk
+	} else {
+		rs, err := rooms.NewRedisStore(ctx, cfg.RedisURL, rooms.RedisOptions{})
+		if err != nil {
+			return nil, err
+		}
+		s.store, s.docs = rs, rs
 	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), collectors.NewGoCollector())
-	sfuMetrics, sigMetrics := sfu.NewMetrics(), signaling.NewMetrics()
-	if err := errors.Join(sfuMetrics.Register(reg), sigMetrics.Register(reg)); err != nil {
+	sfuMetrics, sigMetrics, turnMetrics := sfu.NewMetrics(), signaling.NewMetrics(), turnserver.NewMetrics()
+	if err := errors.Join(sfuMetrics.Register(reg), sigMetrics.Register(reg), turnMetrics.Register(reg)); err != nil {
 		s.close()
 		return nil, fmt.Errorf("register metrics: %w", err)
 	}
@@ -83,6 +106,11 @@ func newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (*server,
 		Logger: log, Metrics: sfuMetrics,
 	})
 	if err != nil {
+		s.close()
+		return nil, err
+	}
+	var ice iceServers
+	if s.turn, ice, err = newTURN(cfg, s.sfu.UDPPorts(), log, turnMetrics); err != nil {
 		s.close()
 		return nil, err
 	}
@@ -98,7 +126,8 @@ func newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (*server,
 	hub = signaling.NewHub(signaling.Config{
 		Store: s.store, SFU: s.sfu, Tokens: s.tokens, DevMode: cfg.Dev, Node: cfg.NodeID,
 		Logger: log, Metrics: sigMetrics, Recorder: s.rec, AutoRecord: cfg.AutoRecord,
-		Lessons: s.lessons,
+		VideoLastN: cfg.VideoLastN, VideoLastNAbove: cfg.VideoLastNAbove,
+		ICEServers: ice.forIdentity,
 	})
 	s.hub = hub
 	recCtx, stopRec := context.WithCancel(context.Background())
@@ -110,9 +139,9 @@ func newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (*server,
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /ws", s.hub)
-	mux.Handle("GET /api/rooms/{room}/attendance.csv", s.hub.AttendanceHandler())
-	mux.Handle("GET /api/rooms/{room}/lessons", s.hub.LessonListHandler())
-	mux.Handle("GET /api/rooms/{room}/lessons/{id}/{object}", s.hub.LessonObjectHandler())
+	mux.Handle("/api/", lessons.New(lessons.Config{
+		Store: s.store, Docs: s.docs, Objects: s.lessons, Tokens: s.tokens, Logger: log, PublicURL: cfg.PublicURL,
+	}))
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	if cfg.Pprof {
@@ -204,11 +233,19 @@ func newRecorder(cfg serveConfig, store storage.Store, log *slog.Logger, onUpdat
 }
 
 func (s *server) close() {
+	if s.turn != nil {
+		s.turn.Close()
+	}
 	if s.sfu != nil {
 		s.sfu.Close()
 	}
 	if s.store != nil {
 		s.store.Close()
+	}
+	if s.disk != nil {
+		if err := s.disk.Close(); err != nil {
+			s.log.Warn("close the course records", "err", err)
+		}
 	}
 	if s.ln != nil {
 		s.ln.Close()

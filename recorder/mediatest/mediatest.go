@@ -51,6 +51,9 @@ type Video struct {
 	// Pattern is an ffmpeg lavfi source, e.g. "testsrc2" (default), "smptebars" or "color=c=red".
 	Pattern string
 	Bitrate string // e.g. "300k" (default)
+	// KeyframeEvery is the keyframe interval (default 2 s). A browser sends keyframes only when
+	// asked: a long interval stands for that.
+	KeyframeEvery time.Duration
 }
 
 // Audio says what Opus to make.
@@ -62,7 +65,7 @@ type Audio struct {
 // cache keeps made files for the life of the process and across runs: encoding takes a second.
 var cacheMu sync.Mutex
 
-// VP8 encodes v with ffmpeg (libvpx, realtime, a keyframe every 2 s) and packetizes it.
+// VP8 encodes v with ffmpeg (libvpx, realtime, a keyframe every 2 s by default) and packetizes it.
 func VP8(tb testing.TB, v Video) *Track {
 	tb.Helper()
 	if v.Pattern == "" {
@@ -70,6 +73,10 @@ func VP8(tb testing.TB, v Video) *Track {
 	}
 	if v.Bitrate == "" {
 		v.Bitrate = "300k"
+	}
+	gop := 2 * v.FPS
+	if v.KeyframeEvery > 0 {
+		gop = int(v.KeyframeEvery.Seconds() * float64(v.FPS))
 	}
 	sep := "="
 	if strings.Contains(v.Pattern, "=") {
@@ -79,7 +86,7 @@ func VP8(tb testing.TB, v Video) *Track {
 	path := made(tb, "ivf", ffmpeg.Command{
 		Inputs: []ffmpeg.Input{{Path: src, Args: []string{"-f", "lavfi"}}},
 		Outputs: []ffmpeg.Output{{Args: []string{"-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8",
-			"-b:v", v.Bitrate, "-g", fmt.Sprint(2 * v.FPS), "-auto-alt-ref", "0", "-f", "ivf"}}},
+			"-b:v", v.Bitrate, "-g", fmt.Sprint(gop), "-keyint_min", fmt.Sprint(gop), "-auto-alt-ref", "0", "-f", "ivf"}}},
 	})
 	tr, err := packetizeIVF(path)
 	if err != nil {

@@ -216,3 +216,51 @@ func contentType(key string) string {
 	}
 	return "application/octet-stream"
 }
+
+// DeletePrefix removes the files under prefix (a directory of the store), then the directories it
+// leaves empty.
+func (l *Local) DeletePrefix(ctx context.Context, prefix string) (int, error) {
+	if err := CheckPrefix(prefix); err != nil {
+		return 0, err
+	}
+	infos, err := l.List(ctx, prefix)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, info := range infos {
+		if err := ctx.Err(); err != nil {
+			return n, err
+		}
+		p, err := l.file(info.Key)
+		if err != nil {
+			return n, err
+		}
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return n, fmt.Errorf("storage: delete %s: %w", info.Key, err)
+		}
+		n++
+	}
+	// The prefix's own directory and any left empty inside it (a half-written ".part" keeps its
+	// directory; the next delete takes it).
+	dir := filepath.Join(l.root, filepath.FromSlash(strings.TrimSuffix(prefix, "/")))
+	removeEmptyDirs(dir)
+	if err := syncDir(filepath.Dir(dir)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return n, fmt.Errorf("storage: delete %s: %w", prefix, err)
+	}
+	return n, nil
+}
+
+// removeEmptyDirs removes dir's empty subdirectories, bottom up, and dir if it ends up empty.
+func removeEmptyDirs(dir string) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if e.IsDir() {
+			removeEmptyDirs(filepath.Join(dir, e.Name()))
+		}
+	}
+	os.Remove(dir) // fails, harmlessly, unless empty
+}

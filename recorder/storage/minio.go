@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
@@ -73,6 +74,16 @@ func (m *MinIO) ensureBucket(ctx context.Context) error {
 		return nil
 	}
 	ok, err := m.c.BucketExists(ctx, m.bucket)
+	// A MinIO that has just started answers health checks before its object layer is up; give it
+	// a few seconds rather than failing the first upload.
+	for wait := 100 * time.Millisecond; err != nil && minio.ToErrorResponse(err).Code == "XMinioServerNotInitialized" && wait < 10*time.Second; wait *= 2 {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("storage: bucket %s: %w", m.bucket, ctx.Err())
+		case <-time.After(wait):
+		}
+		ok, err = m.c.BucketExists(ctx, m.bucket)
+	}
 	if err != nil {
 		return fmt.Errorf("storage: bucket %s: %w", m.bucket, err)
 	}
@@ -183,6 +194,30 @@ func (m *MinIO) List(ctx context.Context, prefix string) ([]Info, error) {
 		out = append(out, minioInfo(oi.Key, oi))
 	}
 	return out, nil
+}
+
+// DeletePrefix lists the objects under prefix and removes them in batches (S3 DeleteObjects).
+func (m *MinIO) DeletePrefix(ctx context.Context, prefix string) (int, error) {
+	if err := CheckPrefix(prefix); err != nil {
+		return 0, err
+	}
+	infos, err := m.List(ctx, prefix)
+	if err != nil || len(infos) == 0 {
+		return 0, err
+	}
+	objs := make(chan minio.ObjectInfo, len(infos))
+	for _, info := range infos {
+		objs <- minio.ObjectInfo{Key: info.Key}
+	}
+	close(objs)
+	n := len(infos)
+	for e := range m.c.RemoveObjects(ctx, m.bucket, objs, minio.RemoveObjectsOptions{}) {
+		if e.Err != nil && minio.ToErrorResponse(e.Err).Code != "NoSuchKey" {
+			err = errors.Join(err, fmt.Errorf("storage: delete %s: %w", e.ObjectName, e.Err))
+			n--
+		}
+	}
+	return n, err
 }
 
 func (m *MinIO) notFound(key string, err error) error {

@@ -40,6 +40,19 @@ type Store interface {
 	Open(ctx context.Context, key string) (io.ReadSeekCloser, Info, error)
 	// List describes the objects whose keys start with prefix, in key order.
 	List(ctx context.Context, prefix string) ([]Info, error)
+	// DeletePrefix removes every object whose key starts with prefix and returns how many it
+	// removed; no object is not an error. prefix must be a directory-like prefix ending in "/"
+	// (never "" or "/": a typo must not empty the store).
+	DeletePrefix(ctx context.Context, prefix string) (int, error)
+}
+
+// CheckPrefix rejects a prefix DeletePrefix must not take: empty, not ending in "/", or one that
+// is not a clean key with a slash after it.
+func CheckPrefix(prefix string) error {
+	if !strings.HasSuffix(prefix, "/") || CheckKey(strings.TrimSuffix(prefix, "/")) != nil {
+		return fmt.Errorf("storage: bad prefix %q: want a clean key followed by \"/\"", prefix)
+	}
+	return nil
 }
 
 // CheckKey rejects keys that could escape a directory or that object stores treat specially.

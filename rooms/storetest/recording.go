@@ -16,6 +16,7 @@ var recordingTests = []storeTest{
 	{"RecordingStartStop", testRecordingStartStop},
 	{"RecordingConcurrentStarts", testRecordingConcurrentStarts},
 	{"Lessons", testLessons},
+	{"DeleteLesson", testDeleteLesson}, // library.go
 }
 
 func testRecordingStartStop(t *testing.T, s rooms.Store) {

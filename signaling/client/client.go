@@ -28,6 +28,8 @@ type Options struct {
 	Identity string
 	// Audio and Video create microphone and camera tracks the caller writes RTP to.
 	Audio, Video bool
+	// Simulcast makes the camera (Video) send three layers (SimulcastRIDs), written to Layers.
+	Simulcast bool
 	// Screen creates a screen-share track (VP8), declared in the publish offer; send "publish"
 	// {source: "screen"} to share it.
 	Screen bool
@@ -35,10 +37,13 @@ type Options struct {
 	OnTrack func(info TrackInfo, t *webrtc.TrackRemote)
 	// OnMessage sees every server message (after the client has handled it).
 	OnMessage func(typ string, data json.RawMessage)
-	// SocketBuffer, if set, gives the client one UDP socket (on 127.0.0.1) for both connections with
-	// this receive buffer: a client receiving a dozen streams overflows the kernel's default in a
-	// burst (the load generator sets it).
+	// SocketBuffer, if set, gives each of the client's connections its own UDP socket (on
+	// 127.0.0.1) with this receive buffer: a client receiving a dozen streams overflows the kernel's
+	// default in a burst (the load generator sets it).
 	SocketBuffer int
+	// ICE: relay-only and network restrictions (ice.go); zero: UDP, every candidate type.
+	ICE ICE
+
 	// OnKeyframeRequest is called (from an RTCP goroutine) when the server asks for a keyframe
 	// (PLI or FIR) on a published source: a synthetic publisher answers it as a browser would.
 	OnKeyframeRequest func(source string)
@@ -57,13 +62,15 @@ type Client struct {
 	opts   Options
 	ws     *websocket.Conn
 	api    *webrtc.API
+	pcCfg  webrtc.Configuration // from joined: iceServers (TURN credentials), transport policy
 	pub    *webrtc.PeerConnection
 	sub    *webrtc.PeerConnection
 	Audio  *webrtc.TrackLocalStaticRTP
 	Video  *webrtc.TrackLocalStaticRTP
 	Screen *webrtc.TrackLocalStaticRTP
-	Joined json.RawMessage // the joined message's data
-	ID     string          // our participant id
+	Layers []*webrtc.TrackLocalStaticRTP // the camera's simulcast layers, lowest first (Options.Simulcast)
+	Joined json.RawMessage               // the joined message's data
+	ID     string                        // our participant id
 
 	writeMu sync.Mutex
 	mu      sync.Mutex
@@ -74,6 +81,9 @@ type Client struct {
 	done    chan struct{}
 	muxes   []io.Closer // the client's own UDP sockets (Options.SocketBuffer), one per connection
 	where   whereabouts // the room we are in, which the server may change (breakouts)
+
+	simTr          *webrtc.RTPTransceiver // the simulcast camera (Options.Simulcast)
+	midExt, ridExt uint8                  // their negotiated header extension ids
 }
 
 // Dial connects, joins, and (if Audio or Video) negotiates the publish connection. It returns once
@@ -113,8 +123,12 @@ func Dial(ctx context.Context, o Options) (*Client, error) {
 	}
 	json.Unmarshal(data, &j)
 	c.ID = j.Participant.ID
+	if c.pcCfg, err = o.ICE.peerConfig(data); err != nil {
+		c.Close()
+		return nil, err
+	}
 
-	if c.sub, err = c.api.NewPeerConnection(webrtc.Configuration{}); err != nil {
+	if c.sub, err = c.api.NewPeerConnection(c.pcCfg); err != nil {
 		c.Close()
 		return nil, err
 	}
@@ -137,19 +151,22 @@ func Dial(ctx context.Context, o Options) (*Client, error) {
 // newAPI returns the Pion API for one of the client's connections. With Options.SocketBuffer each
 // connection gets its own socket: the server tells connections apart by the client's address.
 func (c *Client) newAPI() (*webrtc.API, error) {
-	api, mux, err := newAPI(c.opts.SocketBuffer)
+	api, mux, err := newAPI(c.opts.ICE, c.opts.SocketBuffer)
 	if mux != nil {
 		c.muxes = append(c.muxes, mux)
 	}
 	return api, err
 }
 
-func newAPI(socketBuffer int) (*webrtc.API, io.Closer, error) {
+func newAPI(o ICE, socketBuffer int) (*webrtc.API, io.Closer, error) {
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, PayloadType: 96}, webrtc.RTPCodecTypeVideo); err != nil {
 		return nil, nil, err
 	}
 	if err := m.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, PayloadType: 111}, webrtc.RTPCodecTypeAudio); err != nil {
+		return nil, nil, err
+	}
+	if err := webrtc.ConfigureSimulcastExtensionHeaders(m); err != nil {
 		return nil, nil, err
 	}
 	ir := &interceptor.Registry{}
@@ -164,6 +181,7 @@ func newAPI(socketBuffer int) (*webrtc.API, io.Closer, error) {
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() }) // tests talk to 127.0.0.1 only
+	o.apply(&se)
 	var mux io.Closer
 	if socketBuffer > 0 {
 		conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
@@ -187,7 +205,7 @@ func (c *Client) publish(ctx context.Context) error {
 		}
 	}
 	var err error
-	if c.pub, err = api.NewPeerConnection(webrtc.Configuration{}); err != nil {
+	if c.pub, err = api.NewPeerConnection(c.pcCfg); err != nil {
 		return err
 	}
 	c.pub.OnICECandidate(func(cand *webrtc.ICECandidate) {
@@ -211,7 +229,13 @@ func (c *Client) publish(ctx context.Context) error {
 		}
 		trs, sources = append(trs, tr), append(sources, "microphone")
 	}
-	if c.opts.Video {
+	if c.opts.Video && c.opts.Simulcast {
+		tr, err := c.addSimulcastCamera(stream)
+		if err != nil {
+			return err
+		}
+		trs, sources = append(trs, tr), append(sources, "camera")
+	} else if c.opts.Video {
 		c.Video, _ = webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, "cam", stream)
 		tr, err := c.pub.AddTransceiverFromTrack(c.Video, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
 		if err != nil {

@@ -360,6 +360,14 @@ $('rejoin-btn').addEventListener('click', async () => {
   if (msg) banner(msg, { error: true, hideAfter: 10000 });
 });
 
+// The room's lesson library (recordings of past classes) opens beside the class: lesson pages read
+// the API with the join token, so the link needs one.
+if (token) {
+  $('lessons-link').href = `/r/${encodeURIComponent(room)}/lessons?token=${encodeURIComponent(token)}`;
+  $('lessons-link').title = 'Recorded lessons of this class (opens a new tab)';
+  $('lessons-link').hidden = false;
+}
+
 // ---- test hook -----------------------------------------------------------------------------
 
 window.chalk = Object.freeze({

@@ -95,6 +95,7 @@ export class Grid {
     this.screenSeq = 0;
     this.hands = new Map(); // participantId -> place in the raised-hand queue (1 = first)
     this.spotlight = ''; // the participant a moderator put in the spotlight (room settings)
+    this.speakers = new Set(); // remote participants the server says are speaking (active_speakers)
     this.timer = setInterval(() => this.tick(), 100);
     new ResizeObserver(() => this.layout()).observe(root);
   }
@@ -174,6 +175,7 @@ export class Grid {
   clear() {
     for (const id of [...this.people.keys()]) this.remove(id);
     this.remote.clear();
+    this.speakers = new Set();
     this.selfId = null;
   }
 
@@ -280,12 +282,38 @@ export class Grid {
     for (const e of this.people.values()) if (e.audio) this.playAudio(e.audio);
   }
 
+  /** The server's active speakers changed (remote participants' speaking rings). */
+  setSpeakers(ids) {
+    this.speakers = new Set(ids);
+  }
+
+  /**
+   * Each remote video tile's size in device pixels ({participantId, trackId, width, height}), for
+   * set_video_quality; 0×0 for a tile that is not shown. The tile, not the video element, is
+   * measured: the video is hidden while it has no frames, and must not ask for nothing then.
+   */
+  videoSizes() {
+    const out = [];
+    const dpr = window.devicePixelRatio || 1;
+    for (const e of this.people.values()) {
+      if (e.p.id === this.selfId) continue;
+      for (const t of [e.tile, e.screen]) {
+        if (!t || !t.track) continue;
+        const shown = t.el.isConnected && t.el.offsetParent !== null;
+        out.push({ participantId: e.p.id, trackId: t.el.dataset.source,
+          width: shown ? Math.round(t.el.clientWidth * dpr) : 0, height: shown ? Math.round(t.el.clientHeight * dpr) : 0 });
+      }
+    }
+    return out;
+  }
+
   /** Speaking rings, and the avatar while a remote video has no frames yet. */
   tick() {
     const now = performance.now();
     for (const e of this.people.values()) {
-      if (e.meter && !e.micOff && e.meter.level() > SPEAKING_LEVEL) e.speakingUntil = now + SPEAKING_HOLD_MS;
-      const speaking = !e.micOff && now < e.speakingUntil;
+      // Our own ring follows our microphone at once; everyone else's is the server's detector.
+      if (e.p.id === this.selfId && e.meter && !e.micOff && e.meter.level() > SPEAKING_LEVEL) e.speakingUntil = now + SPEAKING_HOLD_MS;
+      const speaking = !e.micOff && (e.p.id === this.selfId ? now < e.speakingUntil : this.speakers.has(e.p.id));
       if (speaking !== e.speaking) {
         e.speaking = speaking;
         e.tile.el.classList.toggle('speaking', speaking);

@@ -4,6 +4,26 @@
 
 export const SOURCES = ['microphone', 'camera', 'screen'];
 
+/**
+ * The camera is sent as three simulcast layers (quarter, half and full resolution); the server
+ * forwards each subscriber the one its tile and bandwidth call for. The screen share is one layer:
+ * its text must stay sharp and it is shown large.
+ */
+export const CAMERA_LAYERS = [
+  { rid: 'q', scaleResolutionDownBy: 4, maxBitrate: 150_000 },
+  { rid: 'h', scaleResolutionDownBy: 2, maxBitrate: 500_000 },
+  { rid: 'f', scaleResolutionDownBy: 1, maxBitrate: 1_200_000 },
+];
+
+/** Use new ICE servers (fresh TURN credentials) from the next gathering on, e.g. an ICE restart. */
+export function useIceServers(pc, iceServers) {
+  try {
+    pc.setConfiguration({ ...pc.getConfiguration(), iceServers });
+  } catch (err) {
+    console.warn('chalk: could not update the ICE servers:', err.message);
+  }
+}
+
 /** Restart ICE when the connection has failed, or stayed disconnected for more than 2 s. */
 function watchIce(pc, restart) {
   let timer = null;
@@ -60,7 +80,7 @@ export class Publisher {
     // Order is part of the protocol: microphone, camera, screen.
     this.transceivers = [
       this.pc.addTransceiver(media.mic || 'audio', { direction: 'sendonly', streams }),
-      this.pc.addTransceiver(media.cam || 'video', { direction: 'sendonly', streams }),
+      this.pc.addTransceiver(media.cam || 'video', { direction: 'sendonly', streams, sendEncodings: CAMERA_LAYERS }),
       this.pc.addTransceiver(media.screen || 'video', { direction: 'sendonly', streams: [new MediaStream()] }),
     ];
     this.trickle = new Trickle(this.pc, 'publish', send);

@@ -4,7 +4,8 @@
 // hand events pass the same seq check, then go to the classroom model (classroom.js).
 
 import { Signaling, socketURL } from './signaling.js';
-import { Publisher, Subscriber } from './rtc.js';
+import { Publisher, Subscriber, useIceServers } from './rtc.js';
+import { VideoQuality } from './quality.js';
 
 const BACKOFF_MS = [500, 1000, 2000, 4000, 5000];
 
@@ -42,6 +43,7 @@ export class Session {
     this.queue = Promise.resolve();
     this.screenAnnounced = false;
     this.told = {};
+    this.quality = new VideoQuality(this.grid, (d) => this.connected && this.send('set_video_quality', d));
   }
 
   get connected() { return this.state === 'joined' && !!this.sig && this.sig.open; }
@@ -138,6 +140,7 @@ export class Session {
       case 'breakout_broadcast':
       case 'breakout_help':
         return this.breakouts && this.breakouts.message(type, d);
+      case 'active_speakers': return this.grid.setSpeakers(d.speakers || []);
       case 'error': return this.error(d);
       case 'bye':
         if (d.reason === 'replaced') return this.end('replaced');
@@ -154,6 +157,7 @@ export class Session {
   async joined(d) {
     this.state = 'joined';
     this.attempt = 0;
+    this.quality.reset();
     this.resumeToken = d.resumeToken || null;
     this.me = d.participant.id;
     this.seq = d.seq || 0;
@@ -169,6 +173,8 @@ export class Session {
     this.ui.banner('');
     if (d.resumed && this.pub) {
       // Same session, new socket: restart ICE on both connections, then mend what we missed.
+      // The restart gathers with the fresh TURN credentials of this joined (the old may be expired).
+      for (const x of [this.pub, this.sub]) if (x) useIceServers(x.pc, this.iceServers);
       await this.pub.negotiate({ iceRestart: true, force: true });
       this.send('restart_ice');
       this.reconcile(['microphone', 'camera', 'screen']);

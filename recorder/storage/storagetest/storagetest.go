@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -159,6 +160,47 @@ func Run(t *testing.T, s storage.Store) {
 			if _, _, err := s.Open(ctx, key); err == nil || errors.Is(err, storage.ErrNotFound) {
 				t.Errorf("Open of key %q: %v, want a bad-key error", key, err)
 			}
+		}
+	})
+
+	t.Run("DeletePrefix", func(t *testing.T) {
+		for i, key := range []string{"lessons/d1/lesson.mp4", "lessons/d1/tracks/a.webm", "lessons/d1/tracks/b.webm", "lessons/d10/keep.json", "lessons/d2/keep.json"} {
+			if err := s.Put(ctx, key, write(fmt.Sprintf("d%d", i), []byte(key)), "application/octet-stream"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// A prefix that could name more than one lesson, or everything, is refused.
+		for _, bad := range []string{"", "/", "lessons", "lessons/d1", "../lessons/", "lessons//", "/lessons/"} {
+			if _, err := s.DeletePrefix(ctx, bad); err == nil {
+				t.Errorf("DeletePrefix(%q) was accepted", bad)
+			}
+		}
+		n, err := s.DeletePrefix(ctx, "lessons/d1/")
+		if err != nil || n != 3 {
+			t.Fatalf("DeletePrefix = %d, %v; want 3 objects", n, err)
+		}
+		if left, err := s.List(ctx, "lessons/d1/"); err != nil || len(left) != 0 {
+			t.Fatalf("after the delete lessons/d1/ lists %v, %v", left, err)
+		}
+		if _, err := s.Stat(ctx, "lessons/d1/lesson.mp4"); !errors.Is(err, storage.ErrNotFound) {
+			t.Fatalf("a deleted object: %v", err)
+		}
+		// Neighbours, even one whose name starts the same, are untouched.
+		for _, key := range []string{"lessons/d10/keep.json", "lessons/d2/keep.json"} {
+			if got := string(get(t, ctx, s, key)); got != key {
+				t.Fatalf("%s after deleting lessons/d1/: %q", key, got)
+			}
+		}
+		// Again: nothing left, not an error.
+		if n, err := s.DeletePrefix(ctx, "lessons/d1/"); err != nil || n != 0 {
+			t.Fatalf("second DeletePrefix = %d, %v", n, err)
+		}
+		// A new object under the prefix can be stored again.
+		if err := s.Put(ctx, "lessons/d1/lesson.mp4", write("d-again", []byte("again")), "video/mp4"); err != nil {
+			t.Fatal(err)
+		}
+		if got := string(get(t, ctx, s, "lessons/d1/lesson.mp4")); got != "again" {
+			t.Fatalf("re-stored object: %q", got)
 		}
 	})
 

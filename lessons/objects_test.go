@@ -1,4 +1,4 @@
-package signaling
+package lessons
 
 import (
 	"bytes"
@@ -74,11 +74,7 @@ func newLessonFixture(t *testing.T, objects storage.Store) *lessonFixture {
 		}
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	hub := NewHub(Config{Store: store, Tokens: tokens, Logger: log, Lessons: objects})
-	mux := http.NewServeMux()
-	mux.Handle("GET /api/rooms/{room}/lessons", hub.LessonListHandler())
-	mux.Handle("GET /api/rooms/{room}/lessons/{id}/{object}", hub.LessonObjectHandler())
-	srv := httptest.NewServer(mux)
+	srv := httptest.NewServer(New(Config{Store: store, Tokens: tokens, Logger: log, Objects: objects}))
 	t.Cleanup(srv.Close)
 	return &lessonFixture{url: srv.URL, tokens: tokens, video: append([]byte(mathLesson), video...)}
 }

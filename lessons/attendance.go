@@ -1,4 +1,4 @@
-package signaling
+package lessons
 
 import (
 	"context"
@@ -11,25 +11,21 @@ import (
 	"github.com/chalk-edu/chalk/rooms"
 )
 
-// The attendance export lives in signaling because signaling is where "who may do what in a room" is
-// decided: it holds the store and the token issuer, and the rule (moderators only) is the same one the
-// WebSocket actions follow.
-
-// AttendanceHandler serves GET /api/rooms/{room}/attendance.csv: the attendance of a room and its
-// breakout rooms as CSV, for a moderator's join token of that room, sent as "Authorization: Bearer
-// <token>" or as ?token=. Mount it on a pattern with a {room} wildcard.
-func (h *Hub) AttendanceHandler() http.Handler { return http.HandlerFunc(h.serveAttendance) }
+// The attendance export: who was in a room and its breakout rooms, when, as CSV. Moderators only,
+// the same rule the WebSocket's instructor actions follow.
 
 // attendanceColumns is the CSV header; docs/protocol.md describes each column.
 var attendanceColumns = []string{"identity", "name", "role", "room", "joined_at", "left_at", "duration_seconds"}
 
-func (h *Hub) serveAttendance(w http.ResponseWriter, r *http.Request) {
+// serveAttendance serves GET /api/rooms/{room}/attendance.csv: the attendance of a room and its
+// breakout rooms as CSV, for a moderator's join token of that room.
+func (s *Service) serveAttendance(w http.ResponseWriter, r *http.Request) {
 	room := r.PathValue("room")
 	if !roomNameRE.MatchString(room) { // a main room: its export covers its breakout rooms
 		httpError(w, http.StatusNotFound, "no such room: a room name is 1-64 letters, digits, '-' or '_'")
 		return
 	}
-	g, ok := h.roomGrant(w, r, room)
+	g, ok := s.grant(w, r, room)
 	if !ok {
 		return
 	}
@@ -39,9 +35,9 @@ func (h *Hub) serveAttendance(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 	defer cancel()
-	recs, err := h.cfg.Store.Attendance(ctx, room)
+	recs, err := s.cfg.Store.Attendance(ctx, room)
 	if err != nil {
-		h.log.Error("read attendance", "room", room, "err", err)
+		s.log.Error("read attendance", "room", room, "err", err)
 		httpError(w, http.StatusServiceUnavailable, "the classroom state store is unavailable; try again")
 		return
 	}
@@ -56,7 +52,7 @@ func (h *Hub) serveAttendance(w http.ResponseWriter, r *http.Request) {
 	}
 	cw.Flush()
 	if err := cw.Error(); err != nil {
-		h.log.Warn("write attendance", "room", room, "err", err)
+		s.log.Warn("write attendance", "room", room, "err", err)
 	}
 }
 
@@ -78,11 +74,4 @@ func spreadsheetSafe(s string) string {
 		return "'" + s
 	}
 	return s
-}
-
-func httpError(w http.ResponseWriter, code int, msg string) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(code)
-	w.Write([]byte(msg + "\n"))
 }

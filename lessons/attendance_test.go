@@ -1,4 +1,4 @@
-package signaling
+package lessons
 
 import (
 	"context"
@@ -18,15 +18,42 @@ import (
 	"github.com/chalk-edu/chalk/rooms"
 )
 
-// attendanceServer serves the export over env's store, as cmd/chalk mounts it.
-func (e *testEnv) attendanceServer(t *testing.T) string {
+const secret = "a-test-secret-of-at-least-32-bytes!!"
+
+// attendanceEnv is a store and the API over it, as cmd/chalk mounts it.
+type attendanceEnv struct {
+	store  *rooms.MemoryStore
+	tokens *auth.Issuer
+	base   string
+}
+
+func newAttendanceEnv(t *testing.T) *attendanceEnv {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	mux := http.NewServeMux()
-	mux.Handle("GET /api/rooms/{room}/attendance.csv", NewHub(Config{Store: e.store, Tokens: e.tokens, Logger: log}).AttendanceHandler())
-	srv := httptest.NewServer(mux)
+	e := &attendanceEnv{store: rooms.NewMemoryStore()}
+	e.tokens, _ = auth.NewIssuer(secret)
+	srv := httptest.NewServer(New(Config{Store: e.store, Tokens: e.tokens, Logger: log}))
 	t.Cleanup(srv.Close)
-	return srv.URL
+	e.base = srv.URL
+	return e
+}
+
+func (e *attendanceEnv) token(t *testing.T, room, identity, name string, role rooms.Role) string {
+	t.Helper()
+	tok, err := e.tokens.Mint(auth.Grant{Room: room, Identity: identity, Name: name, Role: role}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// join puts identity in room as the signaling hub does (the store records the stay).
+func (e *attendanceEnv) join(t *testing.T, room, identity, name string, role rooms.Role) {
+	t.Helper()
+	p := rooms.Participant{ID: "P-" + identity, Identity: identity, Name: name, Role: role, JoinedAt: time.Now()}
+	if _, _, err := e.store.Join(context.Background(), room, p); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func get(t *testing.T, url, bearer string) (*http.Response, string) {
@@ -45,21 +72,16 @@ func get(t *testing.T, url, bearer string) (*http.Response, string) {
 }
 
 func TestAttendanceCSV(t *testing.T) {
-	env := newTestEnv(t, nil)
-	base := env.attendanceServer(t)
-	prof, _ := env.joinAs(t, "math", "prof", rooms.RoleInstructor)
-	ada, _ := env.joinAs(t, "math", "ada", rooms.RoleStudent)
-	mallory := env.dial(t)
-	mallory.send("join", map[string]string{"room": "math", "token": env.token(t, "math", "mallory", "=HYPERLINK(\"http://x\")", rooms.RoleStudent)})
-	mallory.expect("joined")
-	ada.send("leave", nil)
-	ada.expectClosed()
-	prof.expect("participant_left")
-	// Breakout rooms are rooms of their own; their attendance comes with the main room's.
-	if _, _, err := env.store.Join(context.Background(), "math.b1", rooms.Participant{ID: "Pb", Identity: "bea", Name: "Bea",
-		Role: rooms.RoleStudent, JoinedAt: time.Now()}); err != nil {
+	env := newAttendanceEnv(t)
+	base := env.base
+	env.join(t, "math", "prof", "prof", rooms.RoleInstructor)
+	env.join(t, "math", "ada", "ada", rooms.RoleStudent)
+	env.join(t, "math", "mallory", "=HYPERLINK(\"http://x\")", rooms.RoleStudent)
+	if err := env.store.Leave(context.Background(), "math", "P-ada", rooms.ReasonLeft); err != nil {
 		t.Fatal(err)
 	}
+	// Breakout rooms are rooms of their own; their attendance comes with the main room's.
+	env.join(t, "math.b1", "bea", "Bea", rooms.RoleStudent)
 
 	url := base + "/api/rooms/math/attendance.csv"
 	resp, body := get(t, url, env.token(t, "math", "prof", "Prof", rooms.RoleInstructor))

@@ -1,0 +1,226 @@
+package lessons
+
+import (
+	"net/http"
+	"time"
+)
+
+// HTTP handlers of the threads API (docs/api.md, "Threads"); the logic is in threads.go.
+
+func (s *Service) threadRoutes() {
+	const L = "/api/rooms/{room}/lessons/{id}"
+	s.mux.HandleFunc("GET "+L+"/threads", s.serveThreads)
+	s.mux.HandleFunc("POST "+L+"/threads", s.servePostThread)
+	s.mux.HandleFunc("POST "+L+"/threads/seen", s.serveSeen)
+	s.mux.HandleFunc("POST "+L+"/threads/from-chat", s.serveFromChat)
+	s.mux.HandleFunc("PATCH "+L+"/threads/{thread}", s.serveEditThread)
+	s.mux.HandleFunc("DELETE "+L+"/threads/{thread}", s.serveDeleteThread)
+	s.mux.HandleFunc("POST "+L+"/threads/{thread}/replies", s.serveReply)
+	s.mux.HandleFunc("PATCH "+L+"/threads/{thread}/replies/{reply}", s.serveEditReply)
+	s.mux.HandleFunc("DELETE "+L+"/threads/{thread}/replies/{reply}", s.serveDeleteReply)
+	for _, action := range []string{"pin", "unpin", "resolve", "reopen"} {
+		s.mux.HandleFunc("POST "+L+"/threads/{thread}/"+action, s.serveModerateThread(action))
+	}
+}
+
+func (s *Service) serveThreads(w http.ResponseWriter, r *http.Request) {
+	g, lr, ok := s.lessonFor(w, r)
+	if !ok {
+		return
+	}
+	ctx, cancel := reqCtx(r)
+	defer cancel()
+	list, err := lr.listThreads(ctx, g.Identity, s.now())
+	if err != nil {
+		s.writeErr(w, "list threads", err)
+		return
+	}
+	s.writeJSON(w, http.StatusOK, list)
+}
+
+func (s *Service) serveSeen(w http.ResponseWriter, r *http.Request) {
+	g, lr, ok := s.lessonFor(w, r)
+	if !ok {
+		return
+	}
+	var body struct {
+		Until time.Time `json:"until"`
+	}
+	if err := readJSON(w, r, &body, true); err != nil {
+		s.writeErr(w, "", err)
+		return
+	}
+	ctx, cancel := reqCtx(r)
+	defer cancel()
+	seen, err := lr.markSeen(ctx, g.Identity, body.Until, s.now())
+	if err != nil {
+		s.writeErr(w, "mark threads seen", err)
+		return
+	}
+	s.writeJSON(w, http.StatusOK, map[string]time.Time{"lastSeen": seen})
+}
+
+// postBody is the body of thread and reply posts and edits.
+type postBody struct {
+	At   *float64 `json:"at"`
+	Text string   `json:"text"`
+}
+
+func (s *Service) servePostThread(w http.ResponseWriter, r *http.Request) {
+	g, lr, ok := s.lessonFor(w, r)
+	if !ok || !s.posting(w, lr.room, g) {
+		return
+	}
+	var body postBody
+	if err := readJSON(w, r, &body, false); err != nil {
+		s.writeErr(w, "", err)
+		return
+	}
+	if body.At == nil {
+		s.writeErr(w, "", badRequest("at is required: the moment of the lesson, in seconds"))
+		return
+	}
+	ctx, cancel := reqCtx(r)
+	defer cancel()
+	t, err := lr.postThread(ctx, g, *body.At, body.Text, s.now())
+	if err != nil {
+		s.writeErr(w, "post thread", err)
+		return
+	}
+	s.writeJSON(w, http.StatusCreated, t)
+}
+
+func (s *Service) serveEditThread(w http.ResponseWriter, r *http.Request) {
+	g, lr, ok := s.lessonFor(w, r)
+	if !ok || !s.posting(w, lr.room, g) {
+		return
+	}
+	var body postBody
+	if err := readJSON(w, r, &body, false); err != nil {
+		s.writeErr(w, "", err)
+		return
+	}
+	ctx, cancel := reqCtx(r)
+	defer cancel()
+	t, err := lr.editThread(ctx, g, r.PathValue("thread"), body.Text, body.At, s.now())
+	if err != nil {
+		s.writeErr(w, "edit thread", err)
+		return
+	}
+	s.writeJSON(w, http.StatusOK, t)
+}
+
+func (s *Service) serveDeleteThread(w http.ResponseWriter, r *http.Request) {
+	g, lr, ok := s.lessonFor(w, r)
+	if !ok {
+		return
+	}
+	ctx, cancel := reqCtx(r)
+	defer cancel()
+	if err := lr.deleteThread(ctx, g, r.PathValue("thread")); err != nil {
+		s.writeErr(w, "delete thread", err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Service) serveReply(w http.ResponseWriter, r *http.Request) {
+	g, lr, ok := s.lessonFor(w, r)
+	if !ok || !s.posting(w, lr.room, g) {
+		return
+	}
+	var body struct {
+		Text string `json:"text"`
+	}
+	if err := readJSON(w, r, &body, false); err != nil {
+		s.writeErr(w, "", err)
+		return
+	}
+	ctx, cancel := reqCtx(r)
+	defer cancel()
+	reply, err := lr.reply(ctx, g, r.PathValue("thread"), body.Text, s.now())
+	if err != nil {
+		s.writeErr(w, "reply", err)
+		return
+	}
+	s.writeJSON(w, http.StatusCreated, reply)
+}
+
+func (s *Service) serveEditReply(w http.ResponseWriter, r *http.Request) {
+	g, lr, ok := s.lessonFor(w, r)
+	if !ok || !s.posting(w, lr.room, g) {
+		return
+	}
+	var body struct {
+		Text string `json:"text"`
+	}
+	if err := readJSON(w, r, &body, false); err != nil {
+		s.writeErr(w, "", err)
+		return
+	}
+	ctx, cancel := reqCtx(r)
+	defer cancel()
+	reply, err := lr.editReply(ctx, g, r.PathValue("thread"), r.PathValue("reply"), body.Text, s.now())
+	if err != nil {
+		s.writeErr(w, "edit reply", err)
+		return
+	}
+	s.writeJSON(w, http.StatusOK, reply)
+}
+
+func (s *Service) serveDeleteReply(w http.ResponseWriter, r *http.Request) {
+	g, lr, ok := s.lessonFor(w, r)
+	if !ok {
+		return
+	}
+	ctx, cancel := reqCtx(r)
+	defer cancel()
+	if err := lr.deleteReply(ctx, g, r.PathValue("thread"), r.PathValue("reply")); err != nil {
+		s.writeErr(w, "delete reply", err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Service) serveModerateThread(action string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		g, lr, ok := s.lessonFor(w, r)
+		if !ok || !moderator(w, g, action+" a thread") {
+			return
+		}
+		ctx, cancel := reqCtx(r)
+		defer cancel()
+		t, err := lr.moderate(ctx, r.PathValue("thread"), action)
+		if err != nil {
+			s.writeErr(w, action+" thread", err)
+			return
+		}
+		s.writeJSON(w, http.StatusOK, t)
+	}
+}
+
+func (s *Service) serveFromChat(w http.ResponseWriter, r *http.Request) {
+	g, lr, ok := s.lessonFor(w, r)
+	if !ok || !moderator(w, g, "make a thread of a chat message") {
+		return
+	}
+	var body struct {
+		ChatID string `json:"chatId"`
+	}
+	if err := readJSON(w, r, &body, false); err != nil {
+		s.writeErr(w, "", err)
+		return
+	}
+	ctx, cancel := reqCtx(r)
+	defer cancel()
+	if s.cfg.Objects == nil {
+		httpError(w, http.StatusNotFound, "this server has no lesson storage, so no timeline to take chat from")
+		return
+	}
+	t, err := lr.promoteChat(ctx, s.readTimeline, body.ChatID, s.now())
+	if err != nil {
+		s.writeErr(w, "promote chat", err)
+		return
+	}
+	s.writeJSON(w, http.StatusCreated, t)
+}
