@@ -168,6 +168,12 @@ func (s *SFU) newAPI() (*webrtc.API, error) {
 	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se)), nil
 }
 
+// mediaSocketBuffer is the receive and send buffer asked for each media socket. The kernel's
+// default (about 208 KiB, some 90 full-size packets) overflows in a burst of a dozen publishers'
+// frames arriving while the process is busy; the kernel caps the request at net.core.rmem_max and
+// wmem_max (raise those on a media server).
+const mediaSocketBuffer = 4 << 20
+
 const transportCCURI = "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01"
 
 func (s *SFU) settingEngine() (webrtc.SettingEngine, error) {
@@ -190,6 +196,8 @@ func (s *SFU) settingEngine() (webrtc.SettingEngine, error) {
 		if err != nil {
 			return se, fmt.Errorf("sfu: listen on UDP %s: %w", net.JoinHostPort(s.cfg.BindIP, strconv.Itoa(s.cfg.UDPPort)), err)
 		}
+		conn.SetReadBuffer(mediaSocketBuffer)
+		conn.SetWriteBuffer(mediaSocketBuffer)
 		s.ports = append(s.ports, conn.LocalAddr().(*net.UDPAddr).Port)
 		var pc net.PacketConn = conn
 		if !s.cfg.NoBatchWrites {
@@ -201,7 +209,8 @@ func (s *SFU) settingEngine() (webrtc.SettingEngine, error) {
 		se.SetICEUDPMux(mux)
 		se.SetIPFilter(func(ip net.IP) bool { return ip.Equal(bindIP) })
 	} else {
-		opts := []ice.UDPMuxFromPortOption{ice.UDPMuxFromPortWithNetworks(ice.NetworkTypeUDP4)}
+		opts := []ice.UDPMuxFromPortOption{ice.UDPMuxFromPortWithNetworks(ice.NetworkTypeUDP4),
+			ice.UDPMuxFromPortWithReadBufferSize(mediaSocketBuffer), ice.UDPMuxFromPortWithWriteBufferSize(mediaSocketBuffer)}
 		if s.cfg.IncludeLoopback {
 			opts = append(opts, ice.UDPMuxFromPortWithLoopback())
 		}

@@ -95,7 +95,8 @@ type joiner struct {
 }
 
 func (j *joiner) join(ctx context.Context, p *participant, mediaCtx context.Context) error {
-	o := client.Options{URL: j.wsURL, Room: p.room.name, Name: p.name, Identity: p.name, Audio: p.publish, Video: p.publish}
+	o := client.Options{URL: j.wsURL, Room: p.room.name, Name: p.name, Identity: p.name, Audio: p.publish, Video: p.publish,
+		SocketBuffer: 4 << 20}
 	if j.tokens != nil {
 		tok, err := j.tokens.Mint(auth.Grant{Room: p.room.name, Identity: p.name, Name: p.name, Role: p.role}, time.Hour)
 		if err != nil {

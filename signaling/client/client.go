@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"sync"
 	"time"
@@ -36,6 +37,10 @@ type Options struct {
 	OnTrack func(info TrackInfo, t *webrtc.TrackRemote)
 	// OnMessage sees every server message (after the client has handled it).
 	OnMessage func(typ string, data json.RawMessage)
+	// SocketBuffer, if set, gives each of the client's connections its own UDP socket (on
+	// 127.0.0.1) with this receive buffer: a client receiving a dozen streams overflows the kernel's
+	// default in a burst (the load generator sets it).
+	SocketBuffer int
 	// ICE: relay-only and network restrictions (ice.go); zero: UDP, every candidate type.
 	ICE ICE
 
@@ -74,6 +79,7 @@ type Client struct {
 	pending []webrtc.ICECandidateInit // subscribe candidates that arrived before the offer
 	errs    chan error
 	done    chan struct{}
+	muxes   []io.Closer // the client's own UDP sockets (Options.SocketBuffer), one per connection
 	where   whereabouts // the room we are in, which the server may change (breakouts)
 
 	simTr          *webrtc.RTPTransceiver // the simulcast camera (Options.Simulcast)
@@ -89,22 +95,26 @@ func Dial(ctx context.Context, o Options) (*Client, error) {
 	}
 	ws.SetReadLimit(1 << 20)
 	c := &Client{opts: o, ws: ws, mids: map[string]TrackInfo{}, errs: make(chan error, 16), done: make(chan struct{})}
-	if c.api, err = newAPI(o.ICE); err != nil {
+	if c.api, err = c.newAPI(); err != nil {
 		ws.CloseNow()
+		return nil, err
+	}
+	fail := func(err error) (*Client, error) {
+		ws.CloseNow()
+		for _, m := range c.muxes {
+			m.Close()
+		}
 		return nil, err
 	}
 	if err := c.Send(ctx, "join", map[string]any{"room": o.Room, "name": o.Name, "token": o.Token, "identity": o.Identity}); err != nil {
-		ws.CloseNow()
-		return nil, err
+		return fail(err)
 	}
 	typ, data, err := c.read(ctx)
 	if err != nil {
-		ws.CloseNow()
-		return nil, err
+		return fail(err)
 	}
 	if typ != "joined" {
-		ws.CloseNow()
-		return nil, fmt.Errorf("client: join refused: %s %s", typ, data)
+		return fail(fmt.Errorf("client: join refused: %s %s", typ, data))
 	}
 	c.Joined = data
 	c.where.update(data)
@@ -138,23 +148,33 @@ func Dial(ctx context.Context, o Options) (*Client, error) {
 	return c, nil
 }
 
-func newAPI(o ICE) (*webrtc.API, error) {
+// newAPI returns the Pion API for one of the client's connections. With Options.SocketBuffer each
+// connection gets its own socket: the server tells connections apart by the client's address.
+func (c *Client) newAPI() (*webrtc.API, error) {
+	api, mux, err := newAPI(c.opts.ICE, c.opts.SocketBuffer)
+	if mux != nil {
+		c.muxes = append(c.muxes, mux)
+	}
+	return api, err
+}
+
+func newAPI(o ICE, socketBuffer int) (*webrtc.API, io.Closer, error) {
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, PayloadType: 96}, webrtc.RTPCodecTypeVideo); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := m.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, PayloadType: 111}, webrtc.RTPCodecTypeAudio); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := webrtc.ConfigureSimulcastExtensionHeaders(m); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	ir := &interceptor.Registry{}
 	if err := webrtc.ConfigureNack(m, ir); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := webrtc.ConfigureRTCPReports(ir); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var se webrtc.SettingEngine
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
@@ -162,12 +182,30 @@ func newAPI(o ICE) (*webrtc.API, error) {
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() }) // tests talk to 127.0.0.1 only
 	o.apply(&se)
-	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se)), nil
+	var mux io.Closer
+	if socketBuffer > 0 {
+		conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			return nil, nil, err
+		}
+		conn.SetReadBuffer(socketBuffer)
+		um := webrtc.NewICEUDPMux(nil, conn)
+		se.SetICEUDPMux(um)
+		mux = um
+	}
+	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se)), mux, nil
 }
 
 func (c *Client) publish(ctx context.Context) error {
+	api := c.api
+	if c.opts.SocketBuffer > 0 {
+		var err error
+		if api, err = c.newAPI(); err != nil {
+			return err
+		}
+	}
 	var err error
-	if c.pub, err = c.api.NewPeerConnection(c.pcCfg); err != nil {
+	if c.pub, err = api.NewPeerConnection(c.pcCfg); err != nil {
 		return err
 	}
 	c.pub.OnICECandidate(func(cand *webrtc.ICECandidate) {
@@ -415,5 +453,8 @@ func (c *Client) Close() {
 	}
 	if c.sub != nil {
 		c.sub.Close()
+	}
+	for _, m := range c.muxes {
+		m.Close()
 	}
 }
