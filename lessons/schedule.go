@@ -5,10 +5,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -83,7 +81,6 @@ const (
 	maxScheduleTitle   = 200  // characters
 	maxScheduleDesc    = 4000 // characters
 	maxScheduleMinutes = 12 * 60
-	maxScheduleBody    = 16 << 10
 	maxSessionsPerRoom = 500
 	// lessonWindowEarly: a recording started this long before a session's start still belongs to it
 	// (an instructor checking the camera early).
@@ -93,19 +90,7 @@ const (
 
 func scheduleColl(room string) string { return "room/" + room + "/schedule" }
 
-// scheduleError is a refused schedule request: its status and a sentence for the caller.
-type scheduleError struct {
-	status int
-	msg    string
-}
-
-func (e *scheduleError) Error() string { return e.msg }
-
-func scheduleBad(format string, a ...any) error {
-	return &scheduleError{http.StatusBadRequest, fmt.Sprintf(format, a...)}
-}
-
-var errNoSession = &scheduleError{http.StatusNotFound, "this room has no such scheduled session"}
+var errNoSession = notFound("this room has no such scheduled session")
 
 // localLayouts are the forms a start without an offset may take.
 var localLayouts = []string{"2006-01-02T15:04", "2006-01-02T15:04:05", "2006-01-02 15:04"}
@@ -114,7 +99,7 @@ var localLayouts = []string{"2006-01-02T15:04", "2006-01-02T15:04:05", "2006-01-
 // checking a linked lesson.
 func (in scheduleInput) apply(d *scheduleDoc, create bool, lessons []rooms.Lesson) error {
 	if create && (in.Title == nil || in.Start == nil || in.DurationMinutes == nil) {
-		return scheduleBad("a session needs a title, a start and durationMinutes")
+		return badRequest("a session needs a title, a start and durationMinutes")
 	}
 	if in.Title != nil {
 		t, err := scheduleText("title", *in.Title, maxScheduleTitle, false)
@@ -122,7 +107,7 @@ func (in scheduleInput) apply(d *scheduleDoc, create bool, lessons []rooms.Lesso
 			return err
 		}
 		if t == "" {
-			return scheduleBad("the title must not be empty")
+			return badRequest("the title must not be empty")
 		}
 		d.Title = t
 	}
@@ -152,7 +137,7 @@ func (in scheduleInput) apply(d *scheduleDoc, create bool, lessons []rooms.Lesso
 	}
 	if in.DurationMinutes != nil {
 		if m := *in.DurationMinutes; m < 1 || m > maxScheduleMinutes {
-			return scheduleBad("durationMinutes must be 1 to %d", maxScheduleMinutes)
+			return badRequest("durationMinutes must be 1 to %d", maxScheduleMinutes)
 		}
 		d.DurationMinutes = *in.DurationMinutes
 	}
@@ -161,7 +146,7 @@ func (in scheduleInput) apply(d *scheduleDoc, create bool, lessons []rooms.Lesso
 	}
 	if in.LessonID != nil {
 		if id := *in.LessonID; id != "" && !slices.ContainsFunc(lessons, func(l rooms.Lesson) bool { return l.ID == id }) {
-			return scheduleBad("lessonId %q is not a lesson of this room", id)
+			return badRequest("lessonId %q is not a lesson of this room", id)
 		}
 		d.LessonID = *in.LessonID
 	}
@@ -170,11 +155,11 @@ func (in scheduleInput) apply(d *scheduleDoc, create bool, lessons []rooms.Lesso
 
 func zone(name string) (*time.Location, error) {
 	if name == "" || len(name) > 64 || strings.HasPrefix(name, "Local") {
-		return nil, scheduleBad("timeZone must be an IANA zone name such as \"Europe/Paris\" or \"UTC\"")
+		return nil, badRequest("timeZone must be an IANA zone name such as \"Europe/Paris\" or \"UTC\"")
 	}
 	loc, err := time.LoadLocation(name)
 	if err != nil {
-		return nil, scheduleBad("timeZone %q is not a known IANA zone (such as \"America/New_York\")", name)
+		return nil, badRequest("timeZone %q is not a known IANA zone (such as \"America/New_York\")", name)
 	}
 	return loc, nil
 }
@@ -189,10 +174,10 @@ func parseStart(s string, loc *time.Location) (time.Time, error) {
 		}
 	}
 	if err != nil {
-		return time.Time{}, scheduleBad("start %q is not a time: use RFC 3339 (\"2026-03-02T09:00:00+01:00\") or a local time (\"2026-03-02T09:00\") with timeZone", s)
+		return time.Time{}, badRequest("start %q is not a time: use RFC 3339 (\"2026-03-02T09:00:00+01:00\") or a local time (\"2026-03-02T09:00\") with timeZone", s)
 	}
 	if y := t.Year(); y < 2000 || y > 2200 {
-		return time.Time{}, scheduleBad("start must be between the years 2000 and 2200")
+		return time.Time{}, badRequest("start must be between the years 2000 and 2200")
 	}
 	return t.UTC().Truncate(time.Second), nil
 }
@@ -200,15 +185,15 @@ func parseStart(s string, loc *time.Location) (time.Time, error) {
 // scheduleText trims text and checks its length and characters (newlines only if multiline).
 func scheduleText(field, text string, maxChars int, multiline bool) (string, error) {
 	if !utf8.ValidString(text) {
-		return "", scheduleBad("%s is not valid UTF-8", field)
+		return "", badRequest("%s is not valid UTF-8", field)
 	}
 	text = strings.TrimSpace(strings.ReplaceAll(text, "\r\n", "\n"))
 	if n := utf8.RuneCountInString(text); n > maxChars {
-		return "", scheduleBad("%s is %d characters; at most %d", field, n, maxChars)
+		return "", badRequest("%s is %d characters; at most %d", field, n, maxChars)
 	}
 	for _, r := range text {
 		if unicode.IsControl(r) && !(multiline && (r == '\n' || r == '\t')) {
-			return "", scheduleBad("%s contains a control character", field)
+			return "", badRequest("%s contains a control character", field)
 		}
 	}
 	return text, nil
@@ -376,7 +361,7 @@ func (s *Service) serveSchedule(w http.ResponseWriter, r *http.Request) {
 		s.scheduleFail(w, "read schedule", err)
 		return
 	}
-	s.scheduleJSON(w, http.StatusOK, scheduleList{Room: room, Now: now, CanEdit: g.Role.Moderator(), Sessions: sessions})
+	s.writeJSON(w, http.StatusOK, scheduleList{Room: room, Now: now, CanEdit: g.Role.Moderator(), Sessions: sessions})
 }
 
 func (s *Service) serveScheduleCreate(w http.ResponseWriter, r *http.Request) {
@@ -385,7 +370,7 @@ func (s *Service) serveScheduleCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var in scheduleInput
-	if err := readScheduleInput(w, r, &in); err != nil {
+	if err := readJSON(w, r, &in, false); err != nil {
 		s.scheduleFail(w, "", err)
 		return
 	}
@@ -398,7 +383,7 @@ func (s *Service) serveScheduleCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if len(existing) >= maxSessionsPerRoom {
-		s.scheduleFail(w, "", &scheduleError{http.StatusConflict, fmt.Sprintf("this room has %d scheduled sessions, the most it may have; delete old ones first", maxSessionsPerRoom)})
+		s.scheduleFail(w, "", &reqError{http.StatusConflict, fmt.Sprintf("this room has %d scheduled sessions, the most it may have; delete old ones first", maxSessionsPerRoom)})
 		return
 	}
 	d := scheduleDoc{ID: newSessionID(), CreatedBy: g.Identity, CreatedAt: now, UpdatedAt: now}
@@ -416,7 +401,7 @@ func (s *Service) serveScheduleCreate(w http.ResponseWriter, r *http.Request) {
 		s.scheduleFail(w, "create session", err)
 		return
 	}
-	s.scheduleJSON(w, http.StatusCreated, s.sessionView(ctx, g, room, d, now, lessons))
+	s.writeJSON(w, http.StatusCreated, s.sessionView(ctx, g, room, d, now, lessons))
 }
 
 func (s *Service) serveScheduleUpdate(w http.ResponseWriter, r *http.Request) {
@@ -425,7 +410,7 @@ func (s *Service) serveScheduleUpdate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var in scheduleInput
-	if err := readScheduleInput(w, r, &in); err != nil {
+	if err := readJSON(w, r, &in, false); err != nil {
 		s.scheduleFail(w, "", err)
 		return
 	}
@@ -452,7 +437,7 @@ func (s *Service) serveScheduleUpdate(w http.ResponseWriter, r *http.Request) {
 		s.scheduleFail(w, "update session", err)
 		return
 	}
-	s.scheduleJSON(w, http.StatusOK, s.sessionView(ctx, g, room, d, now, lessons))
+	s.writeJSON(w, http.StatusOK, s.sessionView(ctx, g, room, d, now, lessons))
 }
 
 func (s *Service) serveScheduleDelete(w http.ResponseWriter, r *http.Request) {
@@ -474,46 +459,13 @@ func (s *Service) serveScheduleDelete(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func readScheduleInput(w http.ResponseWriter, r *http.Request, in *scheduleInput) error {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxScheduleBody))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(in)
-	var mbe *http.MaxBytesError
-	switch {
-	case errors.Is(err, io.EOF):
-		return scheduleBad("the request needs a JSON body (see docs/api.md, \"Schedule\")")
-	case errors.As(err, &mbe):
-		return &scheduleError{http.StatusRequestEntityTooLarge, fmt.Sprintf("the request body is over %d KiB", maxScheduleBody>>10)}
-	case err != nil:
-		return scheduleBad("the body is not a valid session: %v", err)
-	case dec.More():
-		return scheduleBad("the body must be one JSON object")
-	}
-	return nil
-}
-
-// scheduleFail answers a failed request: a refusal with its status, a store's trouble as 503.
+// scheduleFail answers a failed request as writeErr does, except that a session id the store
+// refuses (e.g. an overlong one in the path) is no such session.
 func (s *Service) scheduleFail(w http.ResponseWriter, what string, err error) {
-	var se *scheduleError
-	var inv *rooms.InvalidError
-	switch {
-	case errors.As(err, &se):
-		httpError(w, se.status, se.msg)
-	case errors.As(err, &inv): // a path element the store refuses, e.g. an overlong id
-		httpError(w, http.StatusNotFound, "this room has no such scheduled session")
-	default:
-		s.log.Error(what, "err", err)
-		httpError(w, http.StatusServiceUnavailable, "the course record store is unavailable; try again")
+	if inv := (*rooms.InvalidError)(nil); errors.As(err, &inv) {
+		err = errNoSession
 	}
-}
-
-func (s *Service) scheduleJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	if err := json.NewEncoder(w).Encode(v); err != nil {
-		s.log.Warn("write schedule", "err", err)
-	}
+	s.writeErr(w, what, err)
 }
 
 func newSessionID() string {

@@ -232,7 +232,7 @@ func testScheduleAPI(t *testing.T, e *scheduleEnv) {
 		says string
 	}{
 		{"no body", nil, 400, "needs a JSON body"},
-		{"not JSON", "{title", 400, "not a valid session"},
+		{"not JSON", "{title", 400, "not valid JSON"},
 		{"unknown field", `{"title":"x","start":"2026-01-01T09:00","durationMinutes":5,"room":"art"}`, 400, "unknown field"},
 		{"no title", map[string]any{"start": "2026-01-01T09:00", "durationMinutes": 5}, 400, "needs a title"},
 		{"blank title", map[string]any{"title": "  ", "start": "2026-01-01T09:00", "durationMinutes": 5}, 400, "must not be empty"},
@@ -245,7 +245,7 @@ func testScheduleAPI(t *testing.T, e *scheduleEnv) {
 		{"no duration", map[string]any{"title": "x", "start": "2026-01-01T09:00", "durationMinutes": 0}, 400, "durationMinutes must be"},
 		{"too long", map[string]any{"title": "x", "start": "2026-01-01T09:00", "durationMinutes": 721}, 400, "durationMinutes must be"},
 		{"unknown lesson", map[string]any{"title": "x", "start": "2026-01-01T09:00", "durationMinutes": 5, "lessonId": "art-1"}, 400, "not a lesson of this room"},
-		{"oversize", `{"title":"` + strings.Repeat("a", 20<<10) + `"}`, 413, "over 16 KiB"},
+		{"oversize", `{"title":"` + strings.Repeat("a", 70<<10) + `"}`, 413, "over 64 KiB"},
 	} {
 		code, body := e.call(t, "POST", "/api/rooms/math/schedule", prof, c.body)
 		if code != c.code || !strings.Contains(string(body), c.says) {
