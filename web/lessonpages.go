@@ -3,7 +3,6 @@ package web
 import (
 	"net/http"
 	"regexp"
-	"strings"
 )
 
 // The lesson pages (library, player, analytics) are shells: the page's modules read everything
@@ -27,20 +26,8 @@ func (h *handler) lessonPage(name string, withLesson bool) http.HandlerFunc {
 			return
 		}
 		// Even in dev mode: lessons are read through the API, which needs a join token.
-		token := r.URL.Query().Get("token")
-		if token == "" {
-			h.unauthorized(w, "Lessons need your personal link.", "Open the lesson from the link your instructor sent, or from the live class page.", "")
+		if !h.pageToken(w, r, room, "Lessons need your personal link.", "Open the lesson from the link your instructor sent, or from the live class page.") {
 			return
-		}
-		if h.cfg.CheckToken != nil {
-			if err := h.cfg.CheckToken(room, token); err != nil {
-				heading := "This link is not valid."
-				if strings.Contains(strings.ToLower(err.Error()), "expired") {
-					heading = "This link has expired."
-				}
-				h.unauthorized(w, heading, "Ask your instructor for a new link.", err.Error())
-				return
-			}
 		}
 		title := map[string]string{"library.html": "Lessons", "player.html": "Lesson", "analytics.html": "Analytics"}[name]
 		h.page(w, http.StatusOK, name, pageData{Title: title + " — " + room + " — Chalk", Room: room, Lesson: id})

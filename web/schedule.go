@@ -30,20 +30,31 @@ func (h *handler) roomPage(w http.ResponseWriter, r *http.Request) (string, bool
 		})
 		return "", false
 	}
-	token := r.URL.Query().Get("token")
-	switch {
-	case token == "":
-		h.unauthorized(w, "This page needs your personal link.", "Ask your instructor for your link to this class.", "")
+	if !h.pageToken(w, r, room, "This page needs your personal link.", "Ask your instructor for your link to this class.") {
 		return "", false
-	case token != "" && h.cfg.CheckToken != nil:
-		if err := h.cfg.CheckToken(room, token); err != nil {
-			heading := "This link is not valid."
-			if strings.Contains(strings.ToLower(err.Error()), "expired") {
-				heading = "This link has expired."
-			}
-			h.unauthorized(w, heading, "Ask your instructor for a new link.", err.Error())
-			return "", false
-		}
 	}
 	return room, true
+}
+
+// pageToken checks the ?token= a page of room needs (its data comes from the API, which needs a
+// join token). Without one, or with one refused, it writes the page saying so and returns false;
+// heading and msg are what to tell someone who came without a token.
+func (h *handler) pageToken(w http.ResponseWriter, r *http.Request, room, heading, msg string) bool {
+	token := r.URL.Query().Get("token")
+	if token == "" {
+		h.unauthorized(w, heading, msg, "")
+		return false
+	}
+	if h.cfg.CheckToken == nil {
+		return true
+	}
+	if err := h.cfg.CheckToken(room, token); err != nil {
+		heading := "This link is not valid."
+		if strings.Contains(strings.ToLower(err.Error()), "expired") {
+			heading = "This link has expired."
+		}
+		h.unauthorized(w, heading, "Ask your instructor for a new link.", err.Error())
+		return false
+	}
+	return true
 }
