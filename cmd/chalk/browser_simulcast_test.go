@@ -80,7 +80,16 @@ func TestBrowsersSimulcast(t *testing.T) {
 	})
 
 	// The phone's tile is about 300 px wide: it gets the low layer.
-	phone.waitFor("the phone decodes the laptop's low layer", fmt.Sprintf(`(async () => (await %s) === %d)()`, remoteVideoWidth, int(low)), 40*time.Second)
+	for deadline := time.Now().Add(40 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		got, _ := eval[float64](phone, remoteVideoWidth)
+		if got == low {
+			break
+		}
+		if time.Now().After(deadline) {
+			tile, _ := eval[string](phone, `JSON.stringify([...document.querySelectorAll('.tile')].map((e) => e.getBoundingClientRect().width + 'x' + e.getBoundingClientRect().height))`)
+			t.Fatalf("the phone decodes the laptop's camera %.0f px wide, want the low layer's %.0f (tiles %s)", got, low, tile)
+		}
+	}
 	// The laptop's tile of the phone is about 600 px wide: more than the low layer.
 	phoneLayers, err := eval[[]map[string]any](phone, publisherLayers)
 	if err != nil || len(phoneLayers) == 0 {
