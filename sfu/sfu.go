@@ -178,7 +178,7 @@ const transportCCURI = "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide
 
 func (s *SFU) settingEngine() (webrtc.SettingEngine, error) {
 	var se webrtc.SettingEngine
-	se.LoggerFactory = pionLoggerFactory{log: s.log}
+	se.LoggerFactory = PionLogger(s.log, false)
 	// mDNS candidates would hide our address behind a .local name the browser cannot resolve.
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	se.SetIncludeLoopbackCandidate(s.cfg.IncludeLoopback)

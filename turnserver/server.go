@@ -16,6 +16,8 @@ import (
 
 	"github.com/pion/stun/v4"
 	"github.com/pion/turn/v5"
+
+	"github.com/chalk-edu/chalk/sfu"
 )
 
 // Config says where the server listens and what it relays to.
@@ -87,7 +89,7 @@ func New(cfg Config) (*Server, error) {
 		Realm:         cfg.Realm,
 		AuthHandler:   s.auth,
 		QuotaHandler:  s.quota,
-		LoggerFactory: pionLoggerFactory{s.log},
+		LoggerFactory: sfu.PionLogger(s.log, true), // Pion's TURN warnings are per-packet chatter
 		EventHandler: turn.EventHandler{
 			OnAuth:              s.onAuth,
 			OnAllocationCreated: s.onAllocationCreated,
