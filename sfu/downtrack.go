@@ -24,6 +24,7 @@ type DownTrack struct {
 	needKeyframe atomic.Bool // video: drop packets until a keyframe starts, so decoding can begin
 	est          *estimate   // the subscriber's bandwidth estimate, shared by its down-tracks; nil: none
 	vp8          bool        // payloads carry a VP8 descriptor whose picture id is kept continuous
+	relay        bool        // the subscriber is another node (relay.go): counted apart
 
 	// mu serialises writes: a simulcast subscriber is attached to two layers while it switches, and
 	// each layer has its own reader (or fan-out writer, fanout.go) goroutine. Uncontended otherwise.
@@ -119,6 +120,9 @@ func (d *DownTrack) writeRTP(pkt *rtp.Packet, keyframe bool) {
 	}
 	d.metrics.packetsForwarded.Inc()
 	d.metrics.bytesForwarded.Add(float64(len(pkt.Payload)))
+	if d.relay {
+		d.metrics.relay.sent(len(pkt.Payload))
+	}
 }
 
 // readRTCP handles the subscriber's feedback until the sender stops: keyframe requests go to the
@@ -141,6 +145,9 @@ func (d *DownTrack) readRTCP(sender *webrtc.RTPSender) {
 		for _, p := range pkts {
 			switch p := p.(type) {
 			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+				if d.relay {
+					d.metrics.relay.keyframeRequests.Inc()
+				}
 				d.requestKeyframe()
 			case *rtcp.ReceiverEstimatedMaximumBitrate:
 				if d.est != nil {
@@ -155,6 +162,9 @@ func (d *DownTrack) readRTCP(sender *webrtc.RTPSender) {
 				}
 				for _, pair := range p.Nacks {
 					pair.Range(func(seq uint16) bool {
+						if d.relay {
+							d.metrics.relay.nacks.Inc()
+						}
 						d.retransmit(seq, rtx, &pkt)
 						return true
 					})

@@ -14,6 +14,8 @@ type Metrics struct {
 	keyframeRequests prometheus.Counter
 	retransmitted    prometheus.Counter
 	fanoutDrops      prometheus.Counter
+
+	relay relayMetrics // cascading between nodes (relay.go)
 }
 
 // NewMetrics returns unregistered metrics; call Register to export them.
@@ -28,12 +30,18 @@ func NewMetrics() *Metrics {
 		keyframeRequests: prometheus.NewCounter(prometheus.CounterOpts{Name: "chalk_sfu_keyframe_requests_total", Help: "Keyframe requests (PLI) sent to publishers, after throttling."}),
 		retransmitted:    prometheus.NewCounter(prometheus.CounterOpts{Name: "chalk_sfu_rtp_retransmissions_total", Help: "Packets resent to subscribers from the packet cache, answering their NACKs."}),
 		fanoutDrops:      prometheus.NewCounter(prometheus.CounterOpts{Name: "chalk_sfu_fanout_drops_total", Help: "Packets a fan-out writer goroutine could not take (it was far behind), once per writer."}),
+		relay:            newRelayMetrics(),
 	}
 }
 
 // Register adds the metrics to r.
 func (m *Metrics) Register(r prometheus.Registerer) error {
 	for _, c := range []prometheus.Collector{m.peers, m.upTracks, m.downTracks, m.packetsForwarded, m.bytesForwarded, m.writeErrors, m.keyframeRequests, m.retransmitted, m.fanoutDrops} {
+		if err := r.Register(c); err != nil {
+			return err
+		}
+	}
+	for _, c := range m.relay.collectors() {
 		if err := r.Register(c); err != nil {
 			return err
 		}

@@ -69,6 +69,7 @@ type Peer struct {
 	dirty     bool // the subscribe connection differs from what was last offered
 	outstand  bool // a subscribe offer awaits its answer
 	restartIC bool // the next subscribe offer restarts ICE
+	relay     bool // a subscribe-only relay of the room to another node (relay.go), not a participant
 
 	est estimate // the subscriber's bandwidth estimate, for simulcast layer choice
 }
@@ -80,6 +81,10 @@ type subscription struct {
 
 // NewPeer creates a participant's two peer connections. Nothing is sent until the client offers.
 func (s *SFU) NewPeer(room, participant string, h PeerHandler) (*Peer, error) {
+	return s.newPeer(s.api, room, participant, h)
+}
+
+func (s *SFU) newPeer(api *webrtc.API, room, participant string, h PeerHandler) (*Peer, error) {
 	p := &Peer{
 		sfu: s, room: room, id: participant, h: h,
 		log:     s.log.With("room", room, "participant", participant),
@@ -87,10 +92,10 @@ func (s *SFU) NewPeer(room, participant string, h PeerHandler) (*Peer, error) {
 	}
 	cfg := webrtc.Configuration{ICEServers: s.cfg.ICEServers, BundlePolicy: webrtc.BundlePolicyMaxBundle}
 	var err error
-	if p.pub, err = s.api.NewPeerConnection(cfg); err != nil {
+	if p.pub, err = api.NewPeerConnection(cfg); err != nil {
 		return nil, fmt.Errorf("sfu: new publish connection: %w", err)
 	}
-	if p.sub, err = s.api.NewPeerConnection(cfg); err != nil {
+	if p.sub, err = api.NewPeerConnection(cfg); err != nil {
 		p.pub.Close()
 		return nil, fmt.Errorf("sfu: new subscribe connection: %w", err)
 	}
@@ -238,6 +243,7 @@ func (p *Peer) Subscribe(up *UpTrack) error {
 	}
 	down := newDownTrack(up, p.sfu.metrics)
 	down.est = &p.est
+	down.relay = p.relay
 	sender, err := p.sub.AddTrack(down)
 	if err != nil {
 		p.mu.Unlock()
@@ -248,6 +254,7 @@ func (p *Peer) Subscribe(up *UpTrack) error {
 	p.mu.Unlock()
 
 	p.sfu.metrics.downTracks.Inc()
+	p.sfu.metrics.relay.trackOut(p.relay, 1)
 	if up.kind == webrtc.RTPCodecTypeVideo {
 		p.est.videos.Add(1)
 	}
@@ -279,6 +286,7 @@ func (p *Peer) Unsubscribe(participant, track string) {
 	notify := p.markDirtyLocked()
 	p.mu.Unlock()
 	p.sfu.metrics.downTracks.Dec()
+	p.sfu.metrics.relay.trackOut(p.relay, -1)
 	if notify {
 		p.h.NegotiationNeeded()
 	}
@@ -392,6 +400,7 @@ func (p *Peer) Close() {
 	for _, s := range downs {
 		s.down.up.removeDown(s.down)
 		p.sfu.metrics.downTracks.Dec()
+		p.sfu.metrics.relay.trackOut(p.relay, -1)
 	}
 	if err := p.sub.Close(); err != nil {
 		p.log.Debug("close subscribe connection", "err", err)
@@ -399,7 +408,11 @@ func (p *Peer) Close() {
 	if err := p.pub.Close(); err != nil {
 		p.log.Debug("close publish connection", "err", err)
 	}
-	p.sfu.metrics.peers.Dec()
+	if p.relay {
+		p.sfu.metrics.relay.connsOut.Dec()
+	} else {
+		p.sfu.metrics.peers.Dec()
+	}
 }
 
 // candidateGate holds local candidates until the description they belong to has been sent: Pion can

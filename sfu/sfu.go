@@ -46,12 +46,16 @@ type Config struct {
 	NoBatchWrites bool
 	Logger        *slog.Logger
 	Metrics       *Metrics // nil: metrics are kept but not registered anywhere
+	// RelayInterceptors run on relay connections between nodes (relay.go), both directions, nearest
+	// the network (before SRTP's protection and the NACK generator): tests inject loss there.
+	RelayInterceptors []interceptor.Factory
 }
 
 // SFU creates peers and owns the shared media sockets and the per-room track registry.
 type SFU struct {
 	cfg     Config
 	api     *webrtc.API
+	relay   *webrtc.API // for relays between nodes: api, or api with Config.RelayInterceptors
 	log     *slog.Logger
 	metrics *Metrics
 	closers []func() error
@@ -74,12 +78,22 @@ func New(cfg Config) (*SFU, error) {
 		cfg.Metrics = NewMetrics()
 	}
 	s := &SFU{cfg: cfg, log: cfg.Logger.With("component", "sfu"), metrics: cfg.Metrics, rooms: map[string]*room{}}
-	api, err := s.newAPI()
+	se, err := s.settingEngine()
 	if err != nil {
 		s.Close()
 		return nil, err
 	}
-	s.api = api
+	if s.api, err = s.newAPI(se); err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.relay = s.api
+	if len(cfg.RelayInterceptors) > 0 {
+		if s.relay, err = s.newAPI(se, cfg.RelayInterceptors...); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
 	return s, nil
 }
 
@@ -98,7 +112,7 @@ func (s *SFU) Close() error {
 	return errors.Join(errs...)
 }
 
-func (s *SFU) newAPI() (*webrtc.API, error) {
+func (s *SFU) newAPI(se webrtc.SettingEngine, first ...interceptor.Factory) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
 	// Only the codecs every browser can both send and decode; forwarding never transcodes.
 	videoFB := []webrtc.RTCPFeedback{{Type: "goog-remb"}, {Type: "ccm", Parameter: "fir"}, {Type: "nack"}, {Type: "nack", Parameter: "pli"}}
@@ -116,6 +130,9 @@ func (s *SFU) newAPI() (*webrtc.API, error) {
 	}
 
 	ir := &interceptor.Registry{}
+	for _, f := range first {
+		ir.Add(f)
+	}
 	// NACK generator: ask publishers to resend what we lost. Subscribers' NACKs are answered by
 	// DownTrack from the up-track's shared packet cache, not by Pion's responder, which copies
 	// every packet once per subscriber.
@@ -161,10 +178,6 @@ func (s *SFU) newAPI() (*webrtc.API, error) {
 	}
 	ir.Add(tw)
 
-	se, err := s.settingEngine()
-	if err != nil {
-		return nil, err
-	}
 	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se)), nil
 }
 
