@@ -47,6 +47,11 @@ type Config struct {
 	// ICEServers returns the STUN/TURN servers for one participant, with short-lived TURN
 	// credentials minted for their identity; sent in every joined. Nil: the SFU's static list.
 	ICEServers func(identity string) []webrtc.ICEServer
+
+	// Edge says, when a session joins, whether this node serves room as an edge of another node
+	// (ok): the room's media is published at homeURL (the home's base URL, e.g. http://10.0.0.2:8080)
+	// and arrives here over one relay per room (cascade_edge.go). Nil: every room's media is local.
+	Edge func(ctx context.Context, room string) (homeURL string, ok bool, err error)
 }
 
 // Hub serves the /ws endpoint of one node: it holds the node's sessions, subscribes to the events
@@ -56,8 +61,9 @@ type Hub struct {
 	log *slog.Logger
 	m   *Metrics
 
-	bo   breakoutTimers // one timer per main room with timed breakouts
-	recs *recordings    // this node's recorder, following the rooms it records
+	bo    breakoutTimers // one timer per main room with timed breakouts
+	recs  *recordings    // this node's recorder, following the rooms it records
+	edges edgeRelays     // relays from the home nodes of rooms this node serves as an edge
 
 	mu       sync.Mutex
 	closed   bool
@@ -278,6 +284,7 @@ func (h *Hub) detach(s *session) {
 	delete(h.byResume, s.resumeToken)
 	h.detachLocked(s, s.room)
 	h.detachLocked(s, s.bo.main)
+	h.releaseEdgeRelay(s)
 }
 
 // detachRoom stops delivering room's events to s.
@@ -383,7 +390,7 @@ func (h *Hub) Close(ctx context.Context) error {
 		return ctx.Err()
 	}
 	h.recs.stopAll() // feeds stop recording as their rooms empty; this catches any still ending
-	return nil
+	return h.waitEdgeRelays(ctx)
 }
 
 var idEncoding = base32.NewEncoding("abcdefghijkmnpqrstuvwxyz23456789").WithPadding(base32.NoPadding)

@@ -114,6 +114,12 @@ func (s *session) join(conn *wsConn) {
 		return
 	}
 	s.peer = peer
+	if err := s.hub.ensureEdgeRelay(s); err != nil {
+		s.log.Error("cascade", "err", err)
+		s.hub.refuse(conn, protoErr(CodeInternal, "join", "the room's media server is unavailable; try again"))
+		s.end("", false)
+		return
+	}
 	if err := s.hub.attach(s); err != nil {
 		s.log.Error("subscribe to room events", "err", err)
 		s.hub.refuse(conn, protoErr(CodeInternal, "join", "the classroom state store is unavailable; try again"))

@@ -57,6 +57,7 @@ type mediaView struct {
 	quality    map[mediaRef][2]int         // tile sizes the client asked for, re-applied on resubscribe
 	suppressed map[string]bool             // cameras held back from this student
 	downs      map[mediaRef]*sfu.DownTrack // the down-tracks the above were applied to
+	tracks     map[mediaRef]bool           // others' published tracks, for media that arrives later (cascade_edge.go)
 }
 
 type rosterEntry struct {
@@ -70,6 +71,7 @@ func (v *mediaView) init() {
 	if v.roster == nil {
 		v.roster, v.quality, v.suppressed = map[string]rosterEntry{}, map[mediaRef][2]int{}, map[string]bool{}
 		v.downs = map[mediaRef]*sfu.DownTrack{}
+		v.tracks = map[mediaRef]bool{}
 	}
 }
 
@@ -77,8 +79,12 @@ func (v *mediaView) init() {
 func (v *mediaView) fromSnapshot(snap rooms.Snapshot) {
 	v.init()
 	clear(v.roster)
+	clear(v.tracks)
 	for _, p := range snap.Participants {
 		v.roster[p.ID] = rosterEntry{role: p.Role, camera: hasCamera(p.Tracks)}
+		for _, t := range p.Tracks {
+			v.tracks[mediaRef{p.ID, t.ID}] = true
+		}
 	}
 }
 
@@ -89,9 +95,17 @@ func (v *mediaView) note(ev rooms.Event) bool {
 	case rooms.EventParticipantJoined, rooms.EventParticipantUpdated:
 		if p := ev.Participant; p != nil {
 			v.roster[p.ID] = rosterEntry{role: p.Role, camera: hasCamera(p.Tracks)}
+			for _, t := range p.Tracks {
+				v.tracks[mediaRef{p.ID, t.ID}] = true
+			}
 		}
 	case rooms.EventParticipantLeft:
 		delete(v.roster, ev.ParticipantID)
+		for ref := range v.tracks {
+			if ref.participant == ev.ParticipantID {
+				delete(v.tracks, ref)
+			}
+		}
 		delete(v.suppressed, ev.ParticipantID)
 		for ref := range v.downs {
 			if ref.participant == ev.ParticipantID {
@@ -100,6 +114,9 @@ func (v *mediaView) note(ev rooms.Event) bool {
 			}
 		}
 	case rooms.EventTrackPublished, rooms.EventTrackUnpublished:
+		if ev.Track != nil {
+			v.tracks[mediaRef{ev.ParticipantID, ev.Track.ID}] = ev.Type == rooms.EventTrackPublished
+		}
 		if e, ok := v.roster[ev.ParticipantID]; ok && ev.Track != nil && ev.Track.Source == rooms.SourceCamera {
 			e.camera = ev.Type == rooms.EventTrackPublished
 			v.roster[ev.ParticipantID] = e
@@ -108,6 +125,11 @@ func (v *mediaView) note(ev rooms.Event) bool {
 		return false
 	}
 	return true
+}
+
+// published reports whether the room lists participant's track as published.
+func (v *mediaView) published(participant, track string) bool {
+	return v.tracks[mediaRef{participant, track}]
 }
 
 func hasCamera(ts []rooms.Track) bool {

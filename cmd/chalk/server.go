@@ -139,6 +139,7 @@ func newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (*server,
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /ws", s.hub)
+	mux.HandleFunc("GET /relay", s.hub.ServeRelay) // other nodes relaying rooms hosted here (cascading)
 	mux.Handle("/api/", lessons.New(lessons.Config{
 		Store: s.store, Docs: s.docs, Objects: s.lessons, Tokens: s.tokens, Logger: log, PublicURL: cfg.PublicURL,
 	}))

@@ -1,0 +1,329 @@
+package signaling
+
+// Cascading, home side: the /relay endpoint. Another node that serves some of a room's participants
+// (an edge) opens one relay per room; this node, the room's home, forwards every track published
+// here to it once, whatever the number of the edge's subscribers. A relay follows the room's events
+// like a session but is not a participant: it is in neither the store, nor the roster, nor the
+// attendance. Keyframe requests and NACKs come back over the relay's RTCP (sfu/relay.go).
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/chalk-edu/chalk/rooms"
+	"github.com/chalk-edu/chalk/sfu"
+)
+
+// relayJoinTimeout bounds how long a relay may take to say which room it wants.
+const relayJoinTimeout = 10 * time.Second
+
+// Relay messages (docs/protocol.md, "Relay between nodes"). The envelope is the /ws one.
+type (
+	relayJoinMsg struct {
+		Room  string `json:"room"`
+		Token string `json:"token"`
+	}
+	relayJoinedMsg struct {
+		Room string `json:"room"`
+		Node string `json:"node"` // the home's node id
+	}
+	relayAnswerMsg struct {
+		SDP string `json:"sdp"`
+	}
+	relayCandidateMsg struct {
+		Candidate webrtc.ICECandidateInit `json:"candidate"`
+	}
+)
+
+// decodeRelay reads one relay frame into its type and raw body.
+func decodeRelay(frame []byte) (string, json.RawMessage, error) {
+	var env envelope
+	if err := json.Unmarshal(frame, &env); err != nil {
+		return "", nil, fmt.Errorf("not a JSON envelope: %v", err)
+	}
+	if env.V != Version {
+		return "", nil, fmt.Errorf("protocol version %d is not %d", env.V, Version)
+	}
+	return env.Type, env.Data, nil
+}
+
+// ServeRelay serves /relay: the first frame must be relay_join with a relay token (auth.MintRelay)
+// for the room; join tokens are refused here and relay tokens on /ws.
+func (h *Hub) ServeRelay(w http.ResponseWriter, r *http.Request) {
+	c, err := websocket.Accept(w, r, nil)
+	if err != nil {
+		return
+	}
+	c.SetReadLimit(-1) // conn.read enforces MaxFrameBytes
+	conn := newWSConn(c)
+	go conn.writeLoop()
+	go conn.pingLoop(h.cfg.PingInterval)
+	defer conn.finish()
+
+	refuse := func(code, format string, a ...any) {
+		h.sendError(conn, protoErr(code, "relay_join", format, a...))
+		conn.closeAfter(websocket.StatusPolicyViolation, code)
+	}
+	jctx, cancel := context.WithTimeout(r.Context(), relayJoinTimeout)
+	_, frame, err := conn.read(jctx)
+	cancel()
+	if err != nil {
+		return
+	}
+	typ, data, err := decodeRelay(frame)
+	var j relayJoinMsg
+	switch {
+	case err != nil:
+		refuse(CodeBadMessage, "%v", err)
+		return
+	case typ != "relay_join":
+		refuse(CodeOutOfOrder, "send relay_join first")
+		return
+	case json.Unmarshal(data, &j) != nil || !roomNameRE.MatchString(j.Room):
+		refuse(CodeBadMessage, "relay_join needs a valid room and a token")
+		return
+	}
+	edge, err := h.cfg.Tokens.CheckRelay(j.Token, j.Room)
+	if err != nil {
+		refuse(CodeUnauthorized, "%v", err)
+		return
+	}
+	h.mu.Lock()
+	closed := h.closed
+	h.mu.Unlock()
+	if closed {
+		refuse(CodeInternal, "the server is shutting down")
+		return
+	}
+
+	ctx, stop := context.WithCancel(r.Context())
+	defer stop()
+	ro := &relayOut{hub: h, room: j.Room, edge: edge, conn: conn, mbox: newMailbox(),
+		log:  h.log.With("room", j.Room, "relay_to", edge),
+		subs: map[relayKey]bool{}, nodes: map[string]string{}}
+	if ro.peer, err = h.cfg.SFU.NewRelayPeer(j.Room, edge, relayPeerEvents{ro}); err != nil {
+		ro.log.Error("create relay peer", "err", err)
+		refuse(CodeInternal, "could not set up the relay")
+		return
+	}
+	defer ro.peer.Close()
+	conn.send(encodeServer("relay_joined", relayJoinedMsg{Room: j.Room, Node: h.cfg.Node}))
+	ro.log.Info("relay opened")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		ro.run(ctx)
+	}()
+	for {
+		_, frame, err := conn.read(ctx)
+		if err != nil {
+			break
+		}
+		typ, data, err := decodeRelay(frame)
+		if err != nil {
+			h.sendError(conn, protoErr(CodeBadMessage, "", "%v", err))
+			continue
+		}
+		switch typ {
+		case "answer":
+			var m relayAnswerMsg
+			if json.Unmarshal(data, &m) != nil || m.SDP == "" || len(m.SDP) > MaxSDPBytes {
+				h.sendError(conn, protoErr(CodeBadMessage, typ, "answer needs an sdp of at most 32 KiB"))
+				continue
+			}
+			ro.mbox.post(func() { ro.answer(m.SDP) })
+		case "candidate":
+			var m relayCandidateMsg
+			if json.Unmarshal(data, &m) != nil {
+				h.sendError(conn, protoErr(CodeBadMessage, typ, "candidate is malformed"))
+				continue
+			}
+			if err := ro.peer.AddICECandidate(sfu.Subscribe, m.Candidate); err != nil {
+				h.sendError(conn, protoErr(CodeBadMessage, typ, "candidate rejected: %v", err))
+			}
+		default:
+			h.sendError(conn, protoErr(CodeUnknownType, typ, "unknown relay message type %q", typ))
+		}
+	}
+	stop()
+	<-done
+	ro.log.Info("relay closed")
+}
+
+type relayKey struct{ participant, track string }
+
+// relayOut is one relay of a room to one edge node. Its state is owned by run's goroutine.
+type relayOut struct {
+	hub  *Hub
+	room string
+	edge string // the edge's node id
+	conn *wsConn
+	peer *sfu.Peer
+	mbox *mailbox
+	log  *slog.Logger
+
+	seq   uint64
+	subs  map[relayKey]bool // tracks the room lists as published
+	nodes map[string]string // participant id → node holding its media
+}
+
+// run follows the room's events until ctx ends. If the feed is interrupted it resubscribes (once a
+// second, while the relay lasts) and starts over from a snapshot.
+func (ro *relayOut) run(ctx context.Context) {
+	for ctx.Err() == nil {
+		sub, err := ro.hub.cfg.Store.Subscribe(ctx, ro.room)
+		if err == nil {
+			err = ro.follow(ctx, sub)
+			sub.Close()
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		ro.log.Warn("relay's room feed interrupted; resyncing", "err", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func (ro *relayOut) follow(ctx context.Context, sub *rooms.Subscription) error {
+	sctx, cancel := context.WithTimeout(ctx, storeTimeout)
+	snap, err := ro.hub.cfg.Store.Snapshot(sctx, ro.room)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("snapshot: %w", err)
+	}
+	ro.applySnapshot(snap)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case ev, ok := <-sub.C:
+			if !ok {
+				return errors.Join(errors.New("subscription ended"), sub.Err())
+			}
+			ro.onEvent(ev)
+		case <-ro.mbox.signal:
+			for _, f := range ro.mbox.take() {
+				f()
+			}
+		}
+	}
+}
+
+func (ro *relayOut) applySnapshot(snap rooms.Snapshot) {
+	ro.seq = snap.Seq
+	want := map[relayKey]bool{}
+	clear(ro.nodes)
+	for _, p := range snap.Participants {
+		ro.nodes[p.ID] = p.Node
+		for _, t := range p.Tracks {
+			want[relayKey{p.ID, t.ID}] = true
+		}
+	}
+	for k := range ro.subs {
+		if !want[k] {
+			ro.drop(k)
+		}
+	}
+	for k := range want {
+		ro.add(k)
+	}
+}
+
+func (ro *relayOut) onEvent(ev rooms.Event) {
+	if ev.Room != ro.room || ev.Seq <= ro.seq {
+		return
+	}
+	ro.seq = ev.Seq
+	switch ev.Type {
+	case rooms.EventParticipantJoined:
+		if p := ev.Participant; p != nil {
+			ro.nodes[p.ID] = p.Node
+			for _, t := range p.Tracks {
+				ro.add(relayKey{p.ID, t.ID})
+			}
+		}
+	case rooms.EventParticipantLeft:
+		delete(ro.nodes, ev.ParticipantID)
+		for k := range ro.subs {
+			if k.participant == ev.ParticipantID {
+				ro.drop(k)
+			}
+		}
+	case rooms.EventTrackPublished, rooms.EventTrackUpdated:
+		if ev.Track != nil {
+			ro.add(relayKey{ev.ParticipantID, ev.Track.ID})
+		}
+	case rooms.EventTrackUnpublished:
+		if ev.Track != nil {
+			ro.drop(relayKey{ev.ParticipantID, ev.Track.ID})
+		}
+	}
+}
+
+// add relays a published track if its media is on this node; a track of a participant whose media
+// is on the edge itself is never sent back there.
+func (ro *relayOut) add(k relayKey) {
+	ro.subs[k] = true
+	if ro.nodes[k.participant] == ro.edge {
+		return
+	}
+	up := ro.hub.cfg.SFU.UpTrack(ro.room, k.participant, k.track)
+	if up == nil {
+		return
+	}
+	if err := ro.peer.Subscribe(up); err != nil && !errors.Is(err, sfu.ErrClosed) {
+		ro.log.Error("relay subscribe", "participant", k.participant, "track", k.track, "err", err)
+	}
+}
+
+func (ro *relayOut) drop(k relayKey) {
+	delete(ro.subs, k)
+	ro.peer.Unsubscribe(k.participant, k.track)
+}
+
+func (ro *relayOut) negotiate() {
+	sdp, tracks, err := ro.peer.CreateSubscribeOffer()
+	if err != nil {
+		ro.log.Error("relay offer", "err", err)
+		return
+	}
+	if sdp == "" {
+		return
+	}
+	ro.conn.send(encodeServer("offer", serverOfferMsg{SDP: sdp, Tracks: tracks}))
+	ro.peer.ReleaseCandidates(sfu.Subscribe)
+}
+
+func (ro *relayOut) answer(sdp string) {
+	if err := ro.peer.HandleSubscribeAnswer(sdp); err != nil {
+		code := CodeBadSDP
+		if errors.Is(err, sfu.ErrNoOffer) {
+			code = CodeOutOfOrder
+		}
+		ro.hub.sendError(ro.conn, protoErr(code, "answer", "%v", err))
+	}
+}
+
+// relayPeerEvents adapts the relay peer's callbacks (on Pion goroutines) into the relay's loop.
+type relayPeerEvents struct{ ro *relayOut }
+
+func (e relayPeerEvents) Candidate(_ sfu.PC, c webrtc.ICECandidateInit) {
+	e.ro.conn.send(encodeServer("candidate", relayCandidateMsg{Candidate: c}))
+}
+func (e relayPeerEvents) UpTrackStarted(*sfu.UpTrack) {}
+func (e relayPeerEvents) UpTrackEnded(*sfu.UpTrack)   {}
+func (e relayPeerEvents) NegotiationNeeded()          { e.ro.mbox.post(e.ro.negotiate) }
+func (e relayPeerEvents) ConnectionState(_ sfu.PC, st webrtc.PeerConnectionState) {
+	e.ro.log.Debug("relay connection state", "state", st.String())
+}
