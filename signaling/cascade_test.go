@@ -1,0 +1,338 @@
+package signaling
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pion/interceptor"
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/chalk-edu/chalk/auth"
+	"github.com/chalk-edu/chalk/rooms"
+	"github.com/chalk-edu/chalk/rooms/redistest"
+	"github.com/chalk-edu/chalk/sfu"
+	"github.com/chalk-edu/chalk/signaling/client"
+)
+
+// cascadeNode is one node of a cascade test: hub, SFU and its own Redis connection, serving /ws
+// and /relay, with its SFU metrics in a registry of its own.
+type cascadeNode struct {
+	base, ws string
+	reg      *prometheus.Registry
+}
+
+func newCascadeNode(t *testing.T, redisURL, node string, mutate func(*sfu.Config, *Config)) *cascadeNode {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	reg := prometheus.NewRegistry()
+	metrics := sfu.NewMetrics()
+	if err := metrics.Register(reg); err != nil {
+		t.Fatal(err)
+	}
+	sc := sfu.Config{BindIP: "127.0.0.1", TCPPort: -1, IncludeLoopback: true, Logger: log, Metrics: metrics}
+	store, err := rooms.NewRedisStore(t.Context(), redisURL, rooms.RedisOptions{KeyPrefix: "cascade:"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens, _ := auth.NewIssuer(secret)
+	hc := Config{Store: store, Tokens: tokens, DevMode: true, Node: node, Logger: log}
+	if mutate != nil {
+		mutate(&sc, &hc)
+	}
+	media, err := sfu.New(sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc.SFU = media
+	hub := NewHub(hc)
+	mux := http.NewServeMux()
+	mux.Handle("GET /ws", hub)
+	mux.HandleFunc("GET /relay", hub.ServeRelay)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := hub.Close(ctx); err != nil {
+			t.Errorf("close hub %s: %v", node, err)
+		}
+		srv.Close()
+		media.Close()
+		store.Close()
+	})
+	return &cascadeNode{base: srv.URL, ws: "ws" + strings.TrimPrefix(srv.URL, "http") + "/ws", reg: reg}
+}
+
+// metric is the value of a gauge or counter without labels, 0 if absent.
+func (n *cascadeNode) metric(t *testing.T, name string) float64 {
+	t.Helper()
+	mfs, err := n.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name || len(mf.Metric) == 0 {
+			continue
+		}
+		m := mf.Metric[0]
+		if g := m.GetGauge(); g != nil {
+			return g.GetValue()
+		}
+		return m.GetCounter().GetValue()
+	}
+	return 0
+}
+
+// lossyRelay drops the first copy of every 50th video packet the home sends up a relay, before
+// SRTP protects it: the edge never sees it and must NACK it, and only a retransmission from the
+// home's cache can fill the gap.
+type lossyRelay struct {
+	mu      sync.Mutex
+	dropped map[uint32]map[uint16]bool // by SSRC
+	n       atomic.Int64
+}
+
+func (l *lossyRelay) NewInterceptor(string) (interceptor.Interceptor, error) {
+	return &lossyWriter{l: l}, nil
+}
+
+type lossyWriter struct {
+	interceptor.NoOp
+	l *lossyRelay
+}
+
+func (w *lossyWriter) BindLocalStream(info *interceptor.StreamInfo, wr interceptor.RTPWriter) interceptor.RTPWriter {
+	if !strings.HasPrefix(info.MimeType, "video/") {
+		return wr
+	}
+	return interceptor.RTPWriterFunc(func(h *rtp.Header, payload []byte, a interceptor.Attributes) (int, error) {
+		if h.SequenceNumber%50 == 7 && w.l.drop(h.SSRC, h.SequenceNumber) {
+			return len(payload), nil
+		}
+		return wr.Write(h, payload, a)
+	})
+}
+
+// drop reports whether this is the first copy of the packet (and counts it as dropped).
+func (l *lossyRelay) drop(ssrc uint32, seq uint16) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.dropped == nil {
+		l.dropped = map[uint32]map[uint16]bool{}
+	}
+	if l.dropped[ssrc] == nil {
+		l.dropped[ssrc] = map[uint16]bool{}
+	}
+	if l.dropped[ssrc][seq] {
+		return false
+	}
+	l.dropped[ssrc][seq] = true
+	l.n.Add(1)
+	return true
+}
+
+// received counts the synthetic packets one subscriber got, by kind, and remembers the camera's SSRC.
+type received struct {
+	mu         sync.Mutex
+	seen       map[webrtc.RTPCodecType]map[uint32]bool
+	cameraSSRC atomic.Uint32
+}
+
+func (r *received) onTrack(info client.TrackInfo, tr *webrtc.TrackRemote) {
+	if info.Source == "camera" {
+		r.cameraSSRC.Store(uint32(tr.SSRC()))
+	}
+	go func() {
+		for {
+			pkt, _, err := tr.ReadRTP()
+			if err != nil {
+				return
+			}
+			m, ok := client.ParseMarker(tr.Kind(), pkt.Payload)
+			if !ok {
+				continue
+			}
+			r.mu.Lock()
+			if r.seen == nil {
+				r.seen = map[webrtc.RTPCodecType]map[uint32]bool{}
+			}
+			if r.seen[tr.Kind()] == nil {
+				r.seen[tr.Kind()] = map[uint32]bool{}
+			}
+			r.seen[tr.Kind()][m.N] = true
+			r.mu.Unlock()
+		}
+	}()
+}
+
+// count is how many packets numbered in [from, to) arrived.
+func (r *received) count(kind webrtc.RTPCodecType, from, to uint32) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for i := from; i < to; i++ {
+		if r.seen[kind][i] {
+			n++
+		}
+	}
+	return n
+}
+
+func waitFor(t *testing.T, what string, within time.Duration, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %v", what, within)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestCascadedLecture: a publisher on node A (the room's home) and three subscribers on node B (an
+// edge of A through Config.Edge), one Redis. B receives each track once over one relay and serves
+// its three subscribers from it: they get at least 99 % of the packets although the relay link
+// loses one video packet in 50 (recovered by NACK from A's cache); a subscriber's keyframe request
+// reaches the publisher through the relay; the relay closes when B's last subscriber leaves.
+func TestCascadedLecture(t *testing.T) {
+	redisURL := redistest.Start(t)
+	loss := &lossyRelay{}
+	a := newCascadeNode(t, redisURL, "node-a", func(sc *sfu.Config, _ *Config) {
+		sc.RelayInterceptors = []interceptor.Factory{loss}
+	})
+	b := newCascadeNode(t, redisURL, "node-b", func(_ *sfu.Config, hc *Config) {
+		hc.Edge = func(_ context.Context, room string) (string, bool, error) { return a.base, room == "lecture", nil }
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+
+	// Two subscribers arrive before anything is published: they see track_published before the
+	// relayed media exists. The third arrives after: its snapshot lists the tracks.
+	subs := make([]*received, 3)
+	clients := make([]*client.Client, 3)
+	join := func(i int) {
+		subs[i] = &received{}
+		c, err := client.Dial(ctx, client.Options{URL: b.ws, Room: "lecture", Name: "student", OnTrack: subs[i].onTrack})
+		if err != nil {
+			t.Fatal(err)
+		}
+		clients[i] = c
+	}
+	join(0)
+	join(1)
+
+	var keyframeAsks atomic.Int64
+	pub, err := client.Dial(ctx, client.Options{URL: a.ws, Room: "lecture", Name: "prof", Audio: true, Video: true,
+		OnKeyframeRequest: func(source string) {
+			if source == "camera" {
+				keyframeAsks.Add(1)
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	var sent atomic.Uint32
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() { // 50 packets/s of each kind, a keyframe every 10 video packets
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for n := uint32(0); ; n++ {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			client.WriteSynthetic(pub.Audio, webrtc.RTPCodecTypeAudio, n, 0)
+			client.WriteSynthetic(pub.Video, webrtc.RTPCodecTypeVideo, n, 10)
+			sent.Store(n + 1)
+		}
+	}()
+	waitFor(t, "the publisher's tracks reach the edge", 20*time.Second, func() bool { return b.metric(t, "chalk_sfu_relay_tracks_in") == 2 })
+	join(2)
+
+	flowing := func() bool {
+		n := sent.Load()
+		for _, s := range subs {
+			if s.count(webrtc.RTPCodecTypeAudio, n-25, n) == 0 || s.count(webrtc.RTPCodecTypeVideo, n-25, n) == 0 {
+				return false
+			}
+		}
+		return n > 25
+	}
+	waitFor(t, "media reaches the three subscribers on the edge", 30*time.Second, flowing)
+
+	// A window of 5 s of media (250 packets of each kind), then time for retransmissions to land.
+	from := sent.Load()
+	time.Sleep(5 * time.Second)
+	to := sent.Load()
+	time.Sleep(time.Second)
+	for i, s := range subs {
+		for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
+			got, want := s.count(kind, from, to), int(to-from)
+			t.Logf("subscriber %d %s: %d of %d packets", i, kind, got, want)
+			if got*100 < want*99 {
+				t.Errorf("subscriber %d received %d of %d %s packets (< 99%%)", i, got, want, kind)
+			}
+		}
+	}
+
+	// One relay, each track once: A forwards to nobody but the relay, and sent at most one copy of
+	// each packet up it (three subscribers would triple that if each had its own path).
+	if v := a.metric(t, "chalk_sfu_relay_connections_out"); v != 1 {
+		t.Errorf("relay connections from A = %v, want 1", v)
+	}
+	if v := a.metric(t, "chalk_sfu_relay_tracks_out"); v != 2 {
+		t.Errorf("tracks relayed by A = %v, want 2 (microphone, camera)", v)
+	}
+	if v := a.metric(t, "chalk_sfu_down_tracks"); v != 2 {
+		t.Errorf("down-tracks on A = %v, want 2: only the relay's", v)
+	}
+	if v, max := a.metric(t, "chalk_sfu_relay_rtp_packets_sent_total"), float64(2*sent.Load()); v > max || v < float64(to-from) {
+		t.Errorf("packets relayed by A = %v, want between %d (one window) and %v (each packet once)", v, to-from, max)
+	}
+	if v := b.metric(t, "chalk_sfu_down_tracks"); v != 6 {
+		t.Errorf("down-tracks on B = %v, want 6 (3 subscribers × 2 tracks)", v)
+	}
+	// The losses on the relay link were asked for again and resent from A's cache.
+	nacks, resent := a.metric(t, "chalk_sfu_relay_nacks_total"), a.metric(t, "chalk_sfu_rtp_retransmissions_total")
+	t.Logf("relay link: %d packets dropped, %v NACKed, %v resent by A", loss.n.Load(), nacks, resent)
+	if loss.n.Load() == 0 || nacks == 0 || resent == 0 {
+		t.Errorf("loss on the relay: dropped %d, NACKed %v, resent %v; want all > 0", loss.n.Load(), nacks, resent)
+	}
+
+	// A subscriber on B asks for a keyframe: the publisher on A is asked for one.
+	waitFor(t, "keyframe requests settle", 20*time.Second, func() bool {
+		n := keyframeAsks.Load()
+		time.Sleep(1500 * time.Millisecond)
+		return keyframeAsks.Load() == n
+	})
+	before, relayedBefore := keyframeAsks.Load(), a.metric(t, "chalk_sfu_relay_keyframe_requests_total")
+	ssrc := subs[1].cameraSSRC.Load()
+	if err := clients[1].SubscribeConnection().WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the publisher is asked for a keyframe", 10*time.Second, func() bool { return keyframeAsks.Load() > before })
+	if v := a.metric(t, "chalk_sfu_relay_keyframe_requests_total"); v <= relayedBefore {
+		t.Errorf("relay keyframe requests on A: %v, want above %v", v, relayedBefore)
+	}
+
+	// The relay ends with B's last local session of the room.
+	for _, c := range clients {
+		c.Close()
+	}
+	waitFor(t, "the relay closes", 20*time.Second, func() bool {
+		return a.metric(t, "chalk_sfu_relay_connections_out") == 0 && b.metric(t, "chalk_sfu_relay_tracks_in") == 0
+	})
+}
