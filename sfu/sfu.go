@@ -55,7 +55,7 @@ type Config struct {
 type SFU struct {
 	cfg     Config
 	api     *webrtc.API
-	relay   *webrtc.API // for relays between nodes: api, or api with Config.RelayInterceptors
+	relay   *webrtc.API // for relays between nodes: own sockets (relaySettingEngine), Config.RelayInterceptors
 	log     *slog.Logger
 	metrics *Metrics
 	closers []func() error
@@ -87,12 +87,9 @@ func New(cfg Config) (*SFU, error) {
 		s.Close()
 		return nil, err
 	}
-	s.relay = s.api
-	if len(cfg.RelayInterceptors) > 0 {
-		if s.relay, err = s.newAPI(se, cfg.RelayInterceptors...); err != nil {
-			s.Close()
-			return nil, err
-		}
+	if s.relay, err = s.newAPI(s.relaySettingEngine(), cfg.RelayInterceptors...); err != nil {
+		s.Close()
+		return nil, err
 	}
 	return s, nil
 }
@@ -264,6 +261,25 @@ func (s *SFU) settingEngine() (webrtc.SettingEngine, error) {
 	}
 	se.SetNetworkTypes(networks)
 	return se, nil
+}
+
+// relaySettingEngine is for relay connections between nodes. Each gets a UDP socket of its own (an
+// ephemeral port) instead of the shared media port: two nodes' shared ports form a single address
+// pair, and the port's demultiplexer, which tells connections apart by the remote address once ICE
+// is done, would mix up two relays between the same nodes (two rooms, or the two directions of one).
+func (s *SFU) relaySettingEngine() webrtc.SettingEngine {
+	var se webrtc.SettingEngine
+	se.LoggerFactory = PionLogger(s.log, false)
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	se.SetIncludeLoopbackCandidate(s.cfg.IncludeLoopback)
+	if len(s.cfg.NAT1To1IPs) > 0 {
+		se.SetNAT1To1IPs(s.cfg.NAT1To1IPs, webrtc.ICECandidateTypeHost)
+	}
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	if bindIP := net.ParseIP(s.cfg.BindIP); bindIP != nil {
+		se.SetIPFilter(func(ip net.IP) bool { return ip.Equal(bindIP) })
+	}
+	return se
 }
 
 // room is the media side of a classroom room: the up-tracks published there, by participant.

@@ -2,9 +2,12 @@ package signaling
 
 // Cascading, home side: the /relay endpoint. Another node that serves some of a room's participants
 // (an edge) opens one relay per room; this node, the room's home, forwards every track published
-// here to it once, whatever the number of the edge's subscribers. A relay follows the room's events
-// like a session but is not a participant: it is in neither the store, nor the roster, nor the
-// attendance. Keyframe requests and NACKs come back over the relay's RTCP (sfu/relay.go).
+// here to it once, whatever the number of the edge's subscribers ("down"). The edge sends the
+// tracks its own participants publish the same way in the other direction ("up"), on a second peer
+// connection of the same relay, so a student on an edge who unmutes is heard by everyone. A relay
+// follows the room's events like a session but is not a participant: it is in neither the store,
+// nor the roster, nor the attendance. Keyframe requests and NACKs come back over each direction's
+// RTCP (sfu/relay.go).
 
 import (
 	"context"
@@ -35,12 +38,26 @@ type (
 		Room string `json:"room"`
 		Node string `json:"node"` // the home's node id
 	}
+	// relayOfferMsg: the sending side of a direction offers ("down": the home, "up": the edge).
+	relayOfferMsg struct {
+		PC     string                `json:"pc"`
+		SDP    string                `json:"sdp"`
+		Tracks []sfu.SubscribedTrack `json:"tracks"`
+	}
 	relayAnswerMsg struct {
+		PC  string `json:"pc"`
 		SDP string `json:"sdp"`
 	}
 	relayCandidateMsg struct {
+		PC        string                  `json:"pc"`
 		Candidate webrtc.ICECandidateInit `json:"candidate"`
 	}
+)
+
+// The two directions of a relay, each its own peer connection with a fixed offerer (no glare).
+const (
+	relayDown = "down" // home → edge; the home offers
+	relayUp   = "up"   // edge → home; the edge offers
 )
 
 // decodeRelay reads one relay frame into its type and raw body.
@@ -106,21 +123,29 @@ func (h *Hub) ServeRelay(w http.ResponseWriter, r *http.Request) {
 
 	ctx, stop := context.WithCancel(r.Context())
 	defer stop()
-	ro := &relayOut{hub: h, room: j.Room, edge: edge, conn: conn, mbox: newMailbox(),
-		log:  h.log.With("room", j.Room, "relay_to", edge),
-		subs: map[relayKey]bool{}, nodes: map[string]string{}}
-	if ro.peer, err = h.cfg.SFU.NewRelayPeer(j.Room, edge, relayPeerEvents{ro}); err != nil {
-		ro.log.Error("create relay peer", "err", err)
+	log := h.log.With("room", j.Room, "relay_to", edge)
+	send := func(typ string, data any) { conn.send(encodeServer(typ, data)) }
+	down, err := newRelayOut(h, j.Room, edge, relayDown, send, func(node string) bool { return node != edge })
+	if err != nil {
+		log.Error("create relay peer", "err", err)
 		refuse(CodeInternal, "could not set up the relay")
 		return
 	}
-	defer ro.peer.Close()
-	conn.send(encodeServer("relay_joined", relayJoinedMsg{Room: j.Room, Node: h.cfg.Node}))
-	ro.log.Info("relay opened")
+	defer down.peer.Close()
+	up, err := h.cfg.SFU.NewRelayIn(j.Room, relayInEvents{hub: h, room: j.Room, pc: relayUp,
+		send: func(typ string, data any) error { send(typ, data); return nil }, fail: func(error) {}})
+	if err != nil {
+		log.Error("create relay receiver", "err", err)
+		refuse(CodeInternal, "could not set up the relay")
+		return
+	}
+	defer up.Close()
+	send("relay_joined", relayJoinedMsg{Room: j.Room, Node: h.cfg.Node})
+	log.Info("relay opened")
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		ro.run(ctx)
+		down.run(ctx)
 	}()
 	for {
 		_, frame, err := conn.read(ctx)
@@ -135,37 +160,57 @@ func (h *Hub) ServeRelay(w http.ResponseWriter, r *http.Request) {
 		switch typ {
 		case "answer":
 			var m relayAnswerMsg
-			if json.Unmarshal(data, &m) != nil || m.SDP == "" || len(m.SDP) > MaxSDPBytes {
-				h.sendError(conn, protoErr(CodeBadMessage, typ, "answer needs an sdp of at most 32 KiB"))
+			if json.Unmarshal(data, &m) != nil || m.PC != relayDown || m.SDP == "" || len(m.SDP) > MaxSDPBytes {
+				h.sendError(conn, protoErr(CodeBadMessage, typ, `answer needs pc "down" and an sdp of at most 32 KiB`))
 				continue
 			}
-			ro.mbox.post(func() { ro.answer(m.SDP) })
+			down.mbox.post(func() { down.answer(m.SDP) })
+		case "offer":
+			var m relayOfferMsg
+			if json.Unmarshal(data, &m) != nil || m.PC != relayUp || m.SDP == "" || len(m.SDP) > MaxSDPBytes {
+				h.sendError(conn, protoErr(CodeBadMessage, typ, `offer needs pc "up" and an sdp of at most 32 KiB`))
+				continue
+			}
+			answer, err := up.HandleOffer(m.SDP, m.Tracks)
+			if err != nil {
+				h.sendError(conn, protoErr(CodeBadSDP, typ, "%v", err))
+				continue
+			}
+			send("answer", relayAnswerMsg{PC: relayUp, SDP: answer})
+			up.ReleaseCandidates()
 		case "candidate":
 			var m relayCandidateMsg
 			if json.Unmarshal(data, &m) != nil {
 				h.sendError(conn, protoErr(CodeBadMessage, typ, "candidate is malformed"))
 				continue
 			}
-			if err := ro.peer.AddICECandidate(sfu.Subscribe, m.Candidate); err != nil {
-				h.sendError(conn, protoErr(CodeBadMessage, typ, "candidate rejected: %v", err))
+			if m.PC == relayUp {
+				if err := up.AddICECandidate(m.Candidate); err != nil {
+					h.sendError(conn, protoErr(CodeBadMessage, typ, "candidate rejected: %v", err))
+				}
+				continue
 			}
+			down.mbox.post(func() { down.candidate(m.Candidate) }) // after the answer it follows
 		default:
 			h.sendError(conn, protoErr(CodeUnknownType, typ, "unknown relay message type %q", typ))
 		}
 	}
 	stop()
 	<-done
-	ro.log.Info("relay closed")
+	log.Info("relay closed")
 }
 
 type relayKey struct{ participant, track string }
 
-// relayOut is one relay of a room to one edge node. Its state is owned by run's goroutine.
+// relayOut sends a room's tracks one way over a relay: on the home, those published here to an
+// edge ("down"); on an edge, those its own participants publish to the home ("up"). It follows the
+// room's events; its state is owned by run's goroutine.
 type relayOut struct {
 	hub  *Hub
 	room string
-	edge string // the edge's node id
-	conn *wsConn
+	pc   string                     // relayDown or relayUp
+	send func(typ string, data any) // to the other node
+	want func(node string) bool     // whether tracks of participants on node go this way
 	peer *sfu.Peer
 	mbox *mailbox
 	log  *slog.Logger
@@ -175,9 +220,22 @@ type relayOut struct {
 	nodes map[string]string // participant id → node holding its media
 }
 
+func newRelayOut(h *Hub, room, peerNode, pc string, send func(string, any), want func(string) bool) (*relayOut, error) {
+	ro := &relayOut{hub: h, room: room, pc: pc, send: send, want: want, mbox: newMailbox(),
+		log:  h.log.With("room", room, "relay", pc, "peer_node", peerNode),
+		subs: map[relayKey]bool{}, nodes: map[string]string{}}
+	var err error
+	if ro.peer, err = h.cfg.SFU.NewRelayPeer(room, peerNode, relayPeerEvents{ro}); err != nil {
+		return nil, err
+	}
+	return ro, nil
+}
+
 // run follows the room's events until ctx ends. If the feed is interrupted it resubscribes (once a
 // second, while the relay lasts) and starts over from a snapshot.
 func (ro *relayOut) run(ctx context.Context) {
+	ro.hub.edges.addOut(ro)
+	defer ro.hub.edges.removeOut(ro)
 	for ctx.Err() == nil {
 		sub, err := ro.hub.cfg.Store.Subscribe(ctx, ro.room)
 		if err == nil {
@@ -271,11 +329,12 @@ func (ro *relayOut) onEvent(ev rooms.Event) {
 	}
 }
 
-// add relays a published track if its media is on this node; a track of a participant whose media
-// is on the edge itself is never sent back there.
+// add relays a published track if its media is on this node and goes this way: a track never goes
+// back to the node it came from. A track whose media is not here yet is added by refresh when it
+// arrives (relayed from another edge).
 func (ro *relayOut) add(k relayKey) {
 	ro.subs[k] = true
-	if ro.nodes[k.participant] == ro.edge {
+	if !ro.want(ro.nodes[k.participant]) {
 		return
 	}
 	up := ro.hub.cfg.SFU.UpTrack(ro.room, k.participant, k.track)
@@ -284,6 +343,20 @@ func (ro *relayOut) add(k relayKey) {
 	}
 	if err := ro.peer.Subscribe(up); err != nil && !errors.Is(err, sfu.ErrClosed) {
 		ro.log.Error("relay subscribe", "participant", k.participant, "track", k.track, "err", err)
+	}
+}
+
+// refresh: a relayed track appeared or ended on this node; relay what the SFU now holds.
+func (ro *relayOut) refresh(k relayKey) {
+	up := ro.hub.cfg.SFU.UpTrack(ro.room, k.participant, k.track)
+	if d := ro.peer.Down(k.participant, k.track); d != nil {
+		if d.UpTrack() == up {
+			return
+		}
+		ro.peer.Unsubscribe(k.participant, k.track)
+	}
+	if ro.subs[k] {
+		ro.add(k)
 	}
 }
 
@@ -301,8 +374,15 @@ func (ro *relayOut) negotiate() {
 	if sdp == "" {
 		return
 	}
-	ro.conn.send(encodeServer("offer", serverOfferMsg{SDP: sdp, Tracks: tracks}))
+	ro.send("offer", relayOfferMsg{PC: ro.pc, SDP: sdp, Tracks: tracks})
 	ro.peer.ReleaseCandidates(sfu.Subscribe)
+}
+
+// candidate applies the other node's candidate; posted like answers, so never before its answer.
+func (ro *relayOut) candidate(c webrtc.ICECandidateInit) {
+	if err := ro.peer.AddICECandidate(sfu.Subscribe, c); err != nil {
+		ro.log.Warn("relay candidate refused", "err", err)
+	}
 }
 
 func (ro *relayOut) answer(sdp string) {
@@ -311,7 +391,7 @@ func (ro *relayOut) answer(sdp string) {
 		if errors.Is(err, sfu.ErrNoOffer) {
 			code = CodeOutOfOrder
 		}
-		ro.hub.sendError(ro.conn, protoErr(code, "answer", "%v", err))
+		ro.log.Warn("relay answer refused", "code", code, "err", err)
 	}
 }
 
@@ -319,7 +399,7 @@ func (ro *relayOut) answer(sdp string) {
 type relayPeerEvents struct{ ro *relayOut }
 
 func (e relayPeerEvents) Candidate(_ sfu.PC, c webrtc.ICECandidateInit) {
-	e.ro.conn.send(encodeServer("candidate", relayCandidateMsg{Candidate: c}))
+	e.ro.send("candidate", relayCandidateMsg{PC: e.ro.pc, Candidate: c})
 }
 func (e relayPeerEvents) UpTrackStarted(*sfu.UpTrack) {}
 func (e relayPeerEvents) UpTrackEnded(*sfu.UpTrack)   {}

@@ -32,12 +32,45 @@ const (
 	relayHealthy = 30 * time.Second
 )
 
-// edgeRelays are this node's relays from rooms' home nodes, one per room, counted by local sessions.
+// edgeRelays are this node's relays from rooms' home nodes, one per room, counted by local sessions,
+// and (on either side) the relayOuts sending a room's tracks to another node.
 type edgeRelays struct {
 	mu    sync.Mutex
 	rooms map[string]*edgeRelay
 	of    map[*session]*edgeRelay
+	outs  map[string]map[*relayOut]struct{} // by room
 	wg    sync.WaitGroup
+}
+
+func (e *edgeRelays) addOut(ro *relayOut) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.outs == nil {
+		e.outs = map[string]map[*relayOut]struct{}{}
+	}
+	if e.outs[ro.room] == nil {
+		e.outs[ro.room] = map[*relayOut]struct{}{}
+	}
+	e.outs[ro.room][ro] = struct{}{}
+}
+
+func (e *edgeRelays) removeOut(ro *relayOut) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	delete(e.outs[ro.room], ro)
+	if len(e.outs[ro.room]) == 0 {
+		delete(e.outs, ro.room)
+	}
+}
+
+func (e *edgeRelays) outsIn(room string) []*relayOut {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make([]*relayOut, 0, len(e.outs[room]))
+	for ro := range e.outs[room] {
+		out = append(out, ro)
+	}
+	return out
 }
 
 type edgeRelay struct {
@@ -116,11 +149,15 @@ func (h *Hub) waitEdgeRelays(ctx context.Context) error {
 	}
 }
 
-// relayedTrack: a relayed track appeared or ended on this node. Every local session of the room
-// brings its subscription in line with what the SFU now holds under that key.
+// relayedTrack: a relayed track appeared or ended on this node. Every local session of the room,
+// and every relay sending the room's tracks on to another node, brings its subscription in line
+// with what the SFU now holds under that key.
 func (h *Hub) relayedTrack(room, participant, track string) {
 	for _, s := range h.sessionsIn(room) {
 		s.mbox.post(func() { s.relayedTrack(participant, track) })
+	}
+	for _, ro := range h.edges.outsIn(room) {
+		ro.mbox.post(func() { ro.refresh(relayKey{participant, track}) })
 	}
 }
 
@@ -226,11 +263,31 @@ func (r *edgeRelay) connect(ctx context.Context) error {
 	if err := send("relay_join", relayJoinMsg{Room: r.room, Token: token}); err != nil {
 		return fmt.Errorf("send relay_join: %w", err)
 	}
-	in, err := r.hub.cfg.SFU.NewRelayIn(r.room, relayInEvents{r: r, send: send, fail: cancel})
+	in, err := r.hub.cfg.SFU.NewRelayIn(r.room, relayInEvents{hub: r.hub, room: r.room, pc: relayDown, send: send, fail: cancel})
 	if err != nil {
 		return err
 	}
 	defer in.Close() // its tracks end; local sessions drop them (relayedTrack)
+	// Up: what this node's own participants publish goes to the home, and from there everywhere.
+	local := r.hub.cfg.Node
+	up, err := newRelayOut(r.hub, r.room, "home", relayUp, func(typ string, data any) {
+		if err := send(typ, data); err != nil {
+			cancel(fmt.Errorf("send %s: %w", typ, err))
+		}
+	}, func(node string) bool { return node == local })
+	if err != nil {
+		return err
+	}
+	upDone := make(chan struct{})
+	go func() {
+		defer close(upDone)
+		up.run(ctx)
+	}()
+	defer func() {
+		cancel(nil)
+		<-upDone
+		up.peer.Close()
+	}()
 	go func() {
 		t := time.NewTicker(relayPingEvery)
 		defer t.Stop()
@@ -264,10 +321,7 @@ func (r *edgeRelay) connect(ctx context.Context) error {
 		switch typ {
 		case "relay_joined":
 		case "offer":
-			var m struct {
-				SDP    string                `json:"sdp"`
-				Tracks []sfu.SubscribedTrack `json:"tracks"`
-			}
+			var m relayOfferMsg
 			if err := json.Unmarshal(data, &m); err != nil {
 				return fmt.Errorf("offer: %w", err)
 			}
@@ -275,16 +329,24 @@ func (r *edgeRelay) connect(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			if err := send("answer", relayAnswerMsg{SDP: answer}); err != nil {
+			if err := send("answer", relayAnswerMsg{PC: relayDown, SDP: answer}); err != nil {
 				return err
 			}
 			in.ReleaseCandidates()
+		case "answer":
+			var m relayAnswerMsg
+			if err := json.Unmarshal(data, &m); err != nil {
+				return fmt.Errorf("answer: %w", err)
+			}
+			up.mbox.post(func() { up.answer(m.SDP) })
 		case "candidate":
 			var m relayCandidateMsg
 			if err := json.Unmarshal(data, &m); err != nil {
 				return fmt.Errorf("candidate: %w", err)
 			}
-			if err := in.AddICECandidate(m.Candidate); err != nil {
+			if m.PC == relayUp {
+				up.mbox.post(func() { up.candidate(m.Candidate) }) // after the answer it follows
+			} else if err := in.AddICECandidate(m.Candidate); err != nil {
 				return err
 			}
 		case "error":
@@ -295,23 +357,25 @@ func (r *edgeRelay) connect(ctx context.Context) error {
 	}
 }
 
-// relayInEvents adapts the RelayIn's callbacks (Pion goroutines).
+// relayInEvents adapts a RelayIn's callbacks (Pion goroutines), on either side of a relay.
 type relayInEvents struct {
-	r    *edgeRelay
+	hub  *Hub
+	room string
+	pc   string
 	send func(string, any) error
-	fail context.CancelCauseFunc
+	fail func(error)
 }
 
 func (e relayInEvents) Candidate(c webrtc.ICECandidateInit) {
-	if err := e.send("candidate", relayCandidateMsg{Candidate: c}); err != nil {
+	if err := e.send("candidate", relayCandidateMsg{PC: e.pc, Candidate: c}); err != nil {
 		e.fail(fmt.Errorf("send candidate: %w", err))
 	}
 }
 func (e relayInEvents) TrackStarted(t *sfu.UpTrack) {
-	e.r.hub.relayedTrack(e.r.room, t.Participant(), t.ID())
+	e.hub.relayedTrack(e.room, t.Participant(), t.ID())
 }
 func (e relayInEvents) TrackEnded(t *sfu.UpTrack) {
-	e.r.hub.relayedTrack(e.r.room, t.Participant(), t.ID())
+	e.hub.relayedTrack(e.room, t.Participant(), t.ID())
 }
 func (e relayInEvents) ConnectionState(st webrtc.PeerConnectionState) {
 	if st == webrtc.PeerConnectionStateFailed {

@@ -34,7 +34,7 @@ type cascadeNode struct {
 
 func newCascadeNode(t *testing.T, redisURL, node string, mutate func(*sfu.Config, *Config)) *cascadeNode {
 	t.Helper()
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})).With("node", node)
 	reg := prometheus.NewRegistry()
 	metrics := sfu.NewMetrics()
 	if err := metrics.Register(reg); err != nil {
@@ -141,11 +141,17 @@ func (l *lossyRelay) drop(ssrc uint32, seq uint16) bool {
 	return true
 }
 
-// received counts the synthetic packets one subscriber got, by kind, and remembers the camera's SSRC.
+// received counts the synthetic packets one subscriber got, by publisher and kind, and remembers
+// the SSRC of a camera.
 type received struct {
 	mu         sync.Mutex
-	seen       map[webrtc.RTPCodecType]map[uint32]bool
+	seen       map[recvKey]map[uint32]bool
 	cameraSSRC atomic.Uint32
+}
+
+type recvKey struct {
+	participant string
+	kind        webrtc.RTPCodecType
 }
 
 func (r *received) onTrack(info client.TrackInfo, tr *webrtc.TrackRemote) {
@@ -162,26 +168,27 @@ func (r *received) onTrack(info client.TrackInfo, tr *webrtc.TrackRemote) {
 			if !ok {
 				continue
 			}
+			k := recvKey{info.Participant, tr.Kind()}
 			r.mu.Lock()
 			if r.seen == nil {
-				r.seen = map[webrtc.RTPCodecType]map[uint32]bool{}
+				r.seen = map[recvKey]map[uint32]bool{}
 			}
-			if r.seen[tr.Kind()] == nil {
-				r.seen[tr.Kind()] = map[uint32]bool{}
+			if r.seen[k] == nil {
+				r.seen[k] = map[uint32]bool{}
 			}
-			r.seen[tr.Kind()][m.N] = true
+			r.seen[k][m.N] = true
 			r.mu.Unlock()
 		}
 	}()
 }
 
-// count is how many packets numbered in [from, to) arrived.
-func (r *received) count(kind webrtc.RTPCodecType, from, to uint32) int {
+// count is how many of participant's packets of kind numbered in [from, to) arrived.
+func (r *received) count(participant string, kind webrtc.RTPCodecType, from, to uint32) int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	n := 0
 	for i := from; i < to; i++ {
-		if r.seen[kind][i] {
+		if r.seen[recvKey{participant, kind}][i] {
 			n++
 		}
 	}
@@ -265,7 +272,7 @@ func TestCascadedLecture(t *testing.T) {
 	flowing := func() bool {
 		n := sent.Load()
 		for _, s := range subs {
-			if s.count(webrtc.RTPCodecTypeAudio, n-25, n) == 0 || s.count(webrtc.RTPCodecTypeVideo, n-25, n) == 0 {
+			if s.count(pub.ID, webrtc.RTPCodecTypeAudio, n-25, n) == 0 || s.count(pub.ID, webrtc.RTPCodecTypeVideo, n-25, n) == 0 {
 				return false
 			}
 		}
@@ -280,7 +287,7 @@ func TestCascadedLecture(t *testing.T) {
 	time.Sleep(time.Second)
 	for i, s := range subs {
 		for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
-			got, want := s.count(kind, from, to), int(to-from)
+			got, want := s.count(pub.ID, kind, from, to), int(to-from)
 			t.Logf("subscriber %d %s: %d of %d packets", i, kind, got, want)
 			if got*100 < want*99 {
 				t.Errorf("subscriber %d received %d of %d %s packets (< 99%%)", i, got, want, kind)
@@ -335,4 +342,123 @@ func TestCascadedLecture(t *testing.T) {
 	waitFor(t, "the relay closes", 20*time.Second, func() bool {
 		return a.metric(t, "chalk_sfu_relay_connections_out") == 0 && b.metric(t, "chalk_sfu_relay_tracks_in") == 0
 	})
+}
+
+// sendSynthetic writes numbered audio (and video, if the client has it) at 50 packets/s until stop,
+// storing how many it has sent.
+func sendSynthetic(c *client.Client, sent *atomic.Uint32, stop <-chan struct{}) {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for n := uint32(0); ; n++ {
+		select {
+		case <-stop:
+			return
+		case <-tick.C:
+		}
+		client.WriteSynthetic(c.Audio, webrtc.RTPCodecTypeAudio, n, 0)
+		if c.Video != nil {
+			client.WriteSynthetic(c.Video, webrtc.RTPCodecTypeVideo, n, 10)
+		}
+		sent.Store(n + 1)
+	}
+}
+
+// TestCascadeQuestionFromEdge: three nodes, the room hosted on A, edges B and C. A student on B
+// unmutes to ask a question: the instructor on A and a student on C hear it (B → A → C, each hop
+// once), while both edges keep receiving the instructor.
+func TestCascadeQuestionFromEdge(t *testing.T) {
+	redisURL := redistest.Start(t)
+	a := newCascadeNode(t, redisURL, "node-a", nil)
+	edgeOfA := func(_ *sfu.Config, hc *Config) {
+		hc.Edge = func(_ context.Context, room string) (string, bool, error) { return a.base, true, nil }
+	}
+	b := newCascadeNode(t, redisURL, "node-b", edgeOfA)
+	c := newCascadeNode(t, redisURL, "node-c", edgeOfA)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	stop := make(chan struct{})
+	defer close(stop)
+
+	dial := func(n *cascadeNode, name string, audio, video bool, r *received) *client.Client {
+		cl, err := client.Dial(ctx, client.Options{URL: n.ws, Room: "lecture", Name: name, Audio: audio, Video: video, OnTrack: r.onTrack})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(cl.Close)
+		return cl
+	}
+	var atProf, atAsker, atListener received
+	prof := dial(a, "prof", true, true, &atProf)
+	dial(c, "listener", false, false, &atListener)
+	asker := dial(b, "asker", true, false, &atAsker)
+	var profSent, askerSent atomic.Uint32
+	go sendSynthetic(prof, &profSent, stop)
+	go sendSynthetic(asker, &askerSent, stop)
+
+	audio, video := webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo
+	recent := func(r *received, from string, kind webrtc.RTPCodecType, sent *atomic.Uint32) bool {
+		n := sent.Load()
+		return n > 25 && r.count(from, kind, n-25, n) > 0
+	}
+	defer func() { // on failure: who received what, and each node's relays
+		if t.Failed() {
+			t.Logf("prof<-asker %v listener<-asker %v listener<-prof a %v v %v asker<-prof a %v v %v",
+				recent(&atProf, asker.ID, audio, &askerSent), recent(&atListener, asker.ID, audio, &askerSent),
+				recent(&atListener, prof.ID, audio, &profSent), recent(&atListener, prof.ID, video, &profSent),
+				recent(&atAsker, prof.ID, audio, &profSent), recent(&atAsker, prof.ID, video, &profSent))
+			for _, n := range []*cascadeNode{a, b, c} {
+				t.Logf("node: in %v out %v conns %v down %v up %v", n.metric(t, "chalk_sfu_relay_tracks_in"), n.metric(t, "chalk_sfu_relay_tracks_out"),
+					n.metric(t, "chalk_sfu_relay_connections_out"), n.metric(t, "chalk_sfu_down_tracks"), n.metric(t, "chalk_sfu_up_tracks"))
+			}
+		}
+	}()
+	waitFor(t, "everyone hears and sees what they should", 30*time.Second, func() bool {
+		return recent(&atProf, asker.ID, audio, &askerSent) &&
+			recent(&atListener, asker.ID, audio, &askerSent) &&
+			recent(&atListener, prof.ID, audio, &profSent) && recent(&atListener, prof.ID, video, &profSent) &&
+			recent(&atAsker, prof.ID, audio, &profSent) && recent(&atAsker, prof.ID, video, &profSent)
+	})
+	pFrom, aFrom := profSent.Load(), askerSent.Load()
+	time.Sleep(5 * time.Second)
+	pTo, aTo := profSent.Load(), askerSent.Load()
+	time.Sleep(time.Second)
+	for _, c := range []struct {
+		what   string
+		r      *received
+		from   string
+		kind   webrtc.RTPCodecType
+		lo, hi uint32
+	}{
+		{"the instructor hears the question (B → A)", &atProf, asker.ID, audio, aFrom, aTo},
+		{"C hears the question (B → A → C)", &atListener, asker.ID, audio, aFrom, aTo},
+		{"C hears the instructor", &atListener, prof.ID, audio, pFrom, pTo},
+		{"C sees the instructor", &atListener, prof.ID, video, pFrom, pTo},
+		{"B hears the instructor", &atAsker, prof.ID, audio, pFrom, pTo},
+		{"B sees the instructor", &atAsker, prof.ID, video, pFrom, pTo},
+	} {
+		got, want := c.r.count(c.from, c.kind, c.lo, c.hi), int(c.hi-c.lo)
+		t.Logf("%s: %d of %d packets", c.what, got, want)
+		if got*100 < want*99 {
+			t.Errorf("%s: %d of %d packets (< 99%%)", c.what, got, want)
+		}
+	}
+	// Each hop carries each track once: B sends its one track up; A receives it once and sends the
+	// instructor's two tracks to B and C, plus the question to C but not back to B.
+	for _, m := range []struct {
+		n    *cascadeNode
+		name string
+		want float64
+	}{
+		{b, "chalk_sfu_relay_tracks_out", 1},
+		{a, "chalk_sfu_relay_tracks_in", 1},
+		{a, "chalk_sfu_relay_tracks_out", 5},
+		{a, "chalk_sfu_relay_connections_out", 2},
+		{b, "chalk_sfu_relay_tracks_in", 2},
+		{c, "chalk_sfu_relay_tracks_in", 3},
+		{c, "chalk_sfu_relay_tracks_out", 0},
+	} {
+		if v := m.n.metric(t, m.name); v != m.want {
+			t.Errorf("%s on %s = %v, want %v", m.name, map[*cascadeNode]string{a: "A", b: "B", c: "C"}[m.n], v, m.want)
+		}
+	}
 }
