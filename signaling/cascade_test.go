@@ -2,7 +2,10 @@ package signaling
 
 import (
 	"context"
+	"encoding/json"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -12,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
@@ -460,5 +464,152 @@ func TestCascadeQuestionFromEdge(t *testing.T) {
 		if v := m.n.metric(t, m.name); v != m.want {
 			t.Errorf("%s on %s = %v, want %v", m.name, map[*cascadeNode]string{a: "A", b: "B", c: "C"}[m.n], v, m.want)
 		}
+	}
+}
+
+// tcpProxy forwards connections to addr until cut, which drops every connection open at the time.
+type tcpProxy struct {
+	ln    net.Listener
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+func newTCPProxy(t *testing.T, addr string) *tcpProxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &tcpProxy{ln: ln}
+	t.Cleanup(func() { ln.Close(); p.cut() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", addr)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, up)
+			p.mu.Unlock()
+			go func() { io.Copy(up, c); up.Close() }()
+			go func() { io.Copy(c, up); c.Close() }()
+		}
+	}()
+	return p
+}
+
+func (p *tcpProxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+// TestCascadeRelayReconnects: the relay's connection to the home drops; the edge reconnects on its
+// own and its subscribers receive the lecture again, over one relay.
+func TestCascadeRelayReconnects(t *testing.T) {
+	redisURL := redistest.Start(t)
+	a := newCascadeNode(t, redisURL, "node-a", nil)
+	proxy := newTCPProxy(t, strings.TrimPrefix(a.base, "http://"))
+	b := newCascadeNode(t, redisURL, "node-b", func(_ *sfu.Config, hc *Config) {
+		hc.Edge = func(context.Context, string) (string, bool, error) {
+			return "http://" + proxy.ln.Addr().String(), true, nil
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	stop := make(chan struct{})
+	defer close(stop)
+	prof, err := client.Dial(ctx, client.Options{URL: a.ws, Room: "lecture", Name: "prof", Audio: true, Video: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prof.Close()
+	var sent atomic.Uint32
+	go sendSynthetic(prof, &sent, stop)
+	subs := make([]*received, 2)
+	for i := range subs {
+		subs[i] = &received{}
+		c, err := client.Dial(ctx, client.Options{URL: b.ws, Room: "lecture", Name: "student", OnTrack: subs[i].onTrack})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+	}
+	flowing := func() bool {
+		n := sent.Load()
+		for _, s := range subs {
+			for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
+				if n < 25 || s.count(prof.ID, kind, n-25, n) == 0 {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	waitFor(t, "the lecture reaches the edge", 30*time.Second, flowing)
+
+	proxy.cut()
+	cutAt := sent.Load()
+	waitFor(t, "the old relay closes on the home", 20*time.Second, func() bool { return a.metric(t, "chalk_sfu_relay_connections_out") == 0 })
+	waitFor(t, "the lecture reaches the edge again", 30*time.Second, func() bool { return sent.Load() > cutAt+50 && flowing() })
+	if v := a.metric(t, "chalk_sfu_relay_connections_out"); v != 1 {
+		t.Errorf("relay connections from A after reconnecting = %v, want 1", v)
+	}
+	if v := b.metric(t, "chalk_sfu_down_tracks"); v != 4 {
+		t.Errorf("down-tracks on B after reconnecting = %v, want 4 (2 subscribers × 2 tracks)", v)
+	}
+}
+
+// TestRelayEndpointRefuses: /relay takes only relay tokens for the room it names, and /ws refuses
+// a relay token.
+func TestRelayEndpointRefuses(t *testing.T) {
+	redisURL := redistest.Start(t)
+	a := newCascadeNode(t, redisURL, "node-a", nil)
+	tokens, _ := auth.NewIssuer(secret)
+	relay, _ := tokens.MintRelay("node-b", "lecture", time.Minute)
+	join, _ := tokens.Mint(auth.Grant{Room: "lecture", Identity: "u1", Name: "Ann", Role: rooms.RoleInstructor}, time.Minute)
+	relayURL := strings.Replace(a.ws, "/ws", "/relay", 1)
+	for _, tc := range []struct {
+		name, url, frame, code string
+	}{
+		{"join token on /relay", relayURL, `{"v":1,"type":"relay_join","data":{"room":"lecture","token":"` + join + `"}}`, CodeUnauthorized},
+		{"relay token for another room", relayURL, `{"v":1,"type":"relay_join","data":{"room":"art","token":"` + relay + `"}}`, CodeUnauthorized},
+		{"no relay_join first", relayURL, `{"v":1,"type":"answer","data":{"pc":"down","sdp":"x"}}`, CodeOutOfOrder},
+		{"not JSON", relayURL, `relay please`, CodeBadMessage},
+		{"relay token on /ws", a.ws, `{"v":1,"type":"join","data":{"room":"lecture","token":"` + relay + `"}}`, CodeUnauthorized},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			c, _, err := websocket.Dial(ctx, tc.url, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.CloseNow()
+			if err := c.Write(ctx, websocket.MessageText, []byte(tc.frame)); err != nil {
+				t.Fatal(err)
+			}
+			_, b, err := c.Read(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var env struct {
+				Type string
+				Data errorMsg
+			}
+			if err := json.Unmarshal(b, &env); err != nil || env.Type != "error" || env.Data.Code != tc.code {
+				t.Fatalf("got %s, want error %s", b, tc.code)
+			}
+			if _, _, err := c.Read(ctx); websocket.CloseStatus(err) != websocket.StatusPolicyViolation {
+				t.Fatalf("after the error: %v, want close %d", err, websocket.StatusPolicyViolation)
+			}
+		})
 	}
 }
