@@ -113,13 +113,15 @@ func (h *Hub) ServeRelay(w http.ResponseWriter, r *http.Request) {
 		refuse(CodeUnauthorized, "%v", err)
 		return
 	}
-	h.mu.Lock()
-	closed := h.closed
-	h.mu.Unlock()
-	if closed {
+	if edge == h.cfg.Node { // its relayed tracks would replace the originals under the same keys
+		refuse(CodeBadMessage, "node %s cannot relay a room from itself", edge)
+		return
+	}
+	if !h.edges.serve(conn) {
 		refuse(CodeInternal, "the server is shutting down")
 		return
 	}
+	defer h.edges.served(conn)
 
 	ctx, stop := context.WithCancel(r.Context())
 	defer stop()

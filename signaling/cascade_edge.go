@@ -39,7 +39,39 @@ type edgeRelays struct {
 	rooms map[string]*edgeRelay
 	of    map[*session]*edgeRelay
 	outs  map[string]map[*relayOut]struct{} // by room
+	conns map[*wsConn]struct{}              // relays this node serves as a home (/relay)
+	shut  bool                              // the hub is closing: no new relays served
 	wg    sync.WaitGroup
+}
+
+// serve registers a relay connection served by this node; false once the hub is closing.
+func (e *edgeRelays) serve(c *wsConn) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.shut {
+		return false
+	}
+	if e.conns == nil {
+		e.conns = map[*wsConn]struct{}{}
+	}
+	e.conns[c] = struct{}{}
+	return true
+}
+
+func (e *edgeRelays) served(c *wsConn) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	delete(e.conns, c)
+}
+
+// closeServed closes every relay this node serves (it is shutting down); edges reconnect elsewhere.
+func (e *edgeRelays) closeServed() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.shut = true
+	for c := range e.conns {
+		c.closeAfter(websocket.StatusGoingAway, "shutdown")
+	}
 }
 
 func (e *edgeRelays) addOut(ro *relayOut) {
@@ -137,8 +169,10 @@ func (h *Hub) releaseEdgeRelay(s *session) {
 	}
 }
 
-// waitEdgeRelays waits for stopped relays to finish closing, or for ctx.
+// waitEdgeRelays closes the relays this node serves and waits for its own stopped relays to finish
+// closing, or for ctx.
 func (h *Hub) waitEdgeRelays(ctx context.Context) error {
+	h.edges.closeServed()
 	done := make(chan struct{})
 	go func() { h.edges.wg.Wait(); close(done) }()
 	select {

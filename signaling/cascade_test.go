@@ -574,6 +574,7 @@ func TestRelayEndpointRefuses(t *testing.T) {
 	a := newCascadeNode(t, redisURL, "node-a", nil)
 	tokens, _ := auth.NewIssuer(secret)
 	relay, _ := tokens.MintRelay("node-b", "lecture", time.Minute)
+	self, _ := tokens.MintRelay("node-a", "lecture", time.Minute)
 	join, _ := tokens.Mint(auth.Grant{Room: "lecture", Identity: "u1", Name: "Ann", Role: rooms.RoleInstructor}, time.Minute)
 	relayURL := strings.Replace(a.ws, "/ws", "/relay", 1)
 	for _, tc := range []struct {
@@ -581,6 +582,7 @@ func TestRelayEndpointRefuses(t *testing.T) {
 	}{
 		{"join token on /relay", relayURL, `{"v":1,"type":"relay_join","data":{"room":"lecture","token":"` + join + `"}}`, CodeUnauthorized},
 		{"relay token for another room", relayURL, `{"v":1,"type":"relay_join","data":{"room":"art","token":"` + relay + `"}}`, CodeUnauthorized},
+		{"relay from itself", relayURL, `{"v":1,"type":"relay_join","data":{"room":"lecture","token":"` + self + `"}}`, CodeBadMessage},
 		{"no relay_join first", relayURL, `{"v":1,"type":"answer","data":{"pc":"down","sdp":"x"}}`, CodeOutOfOrder},
 		{"not JSON", relayURL, `relay please`, CodeBadMessage},
 		{"relay token on /ws", a.ws, `{"v":1,"type":"join","data":{"room":"lecture","token":"` + relay + `"}}`, CodeUnauthorized},
