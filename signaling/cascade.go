@@ -213,6 +213,7 @@ type relayOut struct {
 	pc   string                     // relayDown or relayUp
 	send func(typ string, data any) // to the other node
 	want func(node string) bool     // whether tracks of participants on node go this way
+	fail func(error)                // the media connection failed (nil: the other side reconnects)
 	peer *sfu.Peer
 	mbox *mailbox
 	log  *slog.Logger
@@ -408,4 +409,7 @@ func (e relayPeerEvents) UpTrackEnded(*sfu.UpTrack)   {}
 func (e relayPeerEvents) NegotiationNeeded()          { e.ro.mbox.post(e.ro.negotiate) }
 func (e relayPeerEvents) ConnectionState(_ sfu.PC, st webrtc.PeerConnectionState) {
 	e.ro.log.Debug("relay connection state", "state", st.String())
+	if st == webrtc.PeerConnectionStateFailed && e.ro.fail != nil {
+		e.ro.fail(errors.New("relay media connection failed"))
+	}
 }

@@ -312,6 +312,7 @@ func (r *edgeRelay) connect(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	up.fail = func(err error) { cancel(fmt.Errorf("up: %w", err)) }
 	upDone := make(chan struct{})
 	go func() {
 		defer close(upDone)
