@@ -128,6 +128,9 @@ func (h *Hub) ensureEdgeRelay(s *session) error {
 	if !ok {
 		return nil
 	}
+	if h.cfg.Node == "" {
+		return errors.New("serving a room as an edge needs this node's id (Config.Node)")
+	}
 	e := &h.edges
 	e.mu.Lock()
 	defer e.mu.Unlock()
