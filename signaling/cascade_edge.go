@@ -187,8 +187,8 @@ func (h *Hub) waitEdgeRelays(ctx context.Context) error {
 }
 
 // relayedTrack: a relayed track appeared or ended on this node. Every local session of the room,
-// and every relay sending the room's tracks on to another node, brings its subscription in line
-// with what the SFU now holds under that key.
+// every relay sending the room's tracks on to another node, and the room's recording, if this node
+// records it, bring their subscription in line with what the SFU now holds under that key.
 func (h *Hub) relayedTrack(room, participant, track string) {
 	for _, s := range h.sessionsIn(room) {
 		s.mbox.post(func() { s.relayedTrack(participant, track) })
@@ -196,6 +196,7 @@ func (h *Hub) relayedTrack(room, participant, track string) {
 	for _, ro := range h.edges.outsIn(room) {
 		ro.mbox.post(func() { ro.refresh(relayKey{participant, track}) })
 	}
+	go h.recs.relayedTrack(room, participant, track) // may create a file: not on a media goroutine
 }
 
 func (s *session) relayedTrack(participant, track string) {

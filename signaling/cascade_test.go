@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,6 +24,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/chalk-edu/chalk/auth"
+	"github.com/chalk-edu/chalk/recorder"
+	"github.com/chalk-edu/chalk/recorder/storage"
 	"github.com/chalk-edu/chalk/rooms"
 	"github.com/chalk-edu/chalk/rooms/redistest"
 	"github.com/chalk-edu/chalk/sfu"
@@ -614,4 +617,64 @@ func TestRelayEndpointRefuses(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestCascadeRecordsEdgeQuestion: the home records the lecture; a question asked on an edge is
+// relayed to the home after its track_published, and is recorded all the same.
+func TestCascadeRecordsEdgeQuestion(t *testing.T) {
+	redisURL := redistest.Start(t)
+	dir := t.TempDir()
+	a := newCascadeNode(t, redisURL, "node-a", func(_ *sfu.Config, hc *Config) {
+		objects, err := storage.NewLocal(filepath.Join(dir, "objects"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		svc, err := recorder.New(recorder.Config{Dir: filepath.Join(dir, "recordings"), Store: objects, Logger: hc.Logger})
+		if err != nil {
+			t.Fatal(err)
+		}
+		hc.Recorder, hc.AutoRecord = svc, true
+	})
+	b := newCascadeNode(t, redisURL, "node-b", func(_ *sfu.Config, hc *Config) {
+		hc.Edge = func(context.Context, string) (string, bool, error) { return a.base, true, nil }
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	stop := make(chan struct{})
+	defer close(stop)
+	tokens, _ := auth.NewIssuer(secret)
+	token, _ := tokens.Mint(auth.Grant{Room: "lecture", Identity: "prof", Name: "Prof", Role: rooms.RoleInstructor}, time.Hour)
+	recording := make(chan struct{}, 1)
+	prof, err := client.Dial(ctx, client.Options{URL: a.ws, Room: "lecture", Token: token, OnMessage: func(typ string, _ json.RawMessage) {
+		if typ == "recording_started" {
+			recording <- struct{}{}
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prof.Close()
+	select {
+	case <-recording:
+	case <-ctx.Done():
+		t.Fatal("the instructor's arrival did not start a recording")
+	}
+	asker, err := client.Dial(ctx, client.Options{URL: b.ws, Room: "lecture", Name: "asker", Audio: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer asker.Close()
+	var sent atomic.Uint32
+	go sendSynthetic(asker, &sent, stop)
+
+	pattern := filepath.Join(dir, "recordings", "*", "tracks", asker.ID+"-microphone-*.webm")
+	waitFor(t, "the question is recorded on the home", 30*time.Second, func() bool {
+		files, _ := filepath.Glob(pattern)
+		for _, f := range files {
+			if st, err := os.Stat(f); err == nil && st.Size() > 6000 {
+				return true
+			}
+		}
+		return false
+	})
 }

@@ -52,12 +52,16 @@ type recordings struct {
 	active map[string]*roomRecording // by room
 }
 
-// roomRecording is one room being captured here; only the room's feed goroutine touches it.
+// roomRecording is one room being captured here: by the room's feed goroutine, and by relayed
+// tracks arriving from another node (cascade_edge.go), under mu.
 type roomRecording struct {
-	id     string
-	rec    *recorder.Recording
-	people map[string]rooms.Participant // by participant id: names and roles for the track files
-	sinks  map[trackRef]*recordedTrack
+	mu      sync.Mutex
+	waiting map[trackRef]bool // published, but the media was not on this node yet (relayed later)
+	stopped bool              // stop has unhooked the sinks: attach nothing more
+	id      string
+	rec     *recorder.Recording
+	people  map[string]rooms.Participant // by participant id: names and roles for the track files
+	sinks   map[trackRef]*recordedTrack
 }
 
 type trackRef struct{ participant, track string }
@@ -104,6 +108,14 @@ func (rs *recordings) onEvent(room string, ev rooms.Event) {
 	if rr == nil {
 		return
 	}
+	rr.mu.Lock()
+	stopping := false
+	defer func() {
+		rr.mu.Unlock()
+		if stopping {
+			rs.stop(room)
+		}
+	}()
 	if ev.Type != rooms.EventPollVoted { // a vote names only its poll; the results come with the close
 		rr.rec.Event(ev.At, string(ev.Type), ev.ParticipantID, ev)
 	}
@@ -125,10 +137,13 @@ func (rs *recordings) onEvent(room string, ev rooms.Event) {
 				rr.detach(ref)
 			}
 		}
-	case rooms.EventRecordingStopped:
-		if ev.Recording.ID == rr.id {
-			rs.stop(room)
+		for ref := range rr.waiting {
+			if ref.participant == ev.ParticipantID {
+				delete(rr.waiting, ref)
+			}
 		}
+	case rooms.EventRecordingStopped:
+		stopping = ev.Recording.ID == rr.id
 	}
 }
 
@@ -145,7 +160,7 @@ func (rs *recordings) start(room string, r rooms.Recording) {
 		}
 		return
 	}
-	rr := &roomRecording{id: r.ID, rec: rec, people: map[string]rooms.Participant{}, sinks: map[trackRef]*recordedTrack{}}
+	rr := &roomRecording{id: r.ID, rec: rec, people: map[string]rooms.Participant{}, sinks: map[trackRef]*recordedTrack{}, waiting: map[trackRef]bool{}}
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	snap, err := rs.h.cfg.Store.Snapshot(ctx, room)
 	cancel()
@@ -158,12 +173,15 @@ func (rs *recordings) start(room string, r rooms.Recording) {
 	rs.mu.Lock()
 	rs.active[room] = rr
 	rs.mu.Unlock()
+	rr.mu.Lock()
+	defer rr.mu.Unlock()
 	for _, up := range rs.h.cfg.SFU.UpTracks(room) {
 		rs.attach(room, rr, up.Participant(), up.ID())
 	}
 }
 
-// attach records one up-track of room, if this node has it and it is not recorded yet.
+// attach records one up-track of room, if this node has it and it is not recorded yet. Call with
+// rr.mu held.
 func (rs *recordings) attach(room string, rr *roomRecording, participant, track string) {
 	ref := trackRef{participant, track}
 	if rr.sinks[ref] != nil {
@@ -171,8 +189,10 @@ func (rs *recordings) attach(room string, rr *roomRecording, participant, track 
 	}
 	up := rs.h.cfg.SFU.UpTrack(room, participant, track)
 	if up == nil {
-		return // published on another node, or already gone
+		rr.waiting[ref] = true // published on another node (relayed here later, perhaps), or already gone
+		return
 	}
+	delete(rr.waiting, ref)
 	p := rr.people[participant]
 	codec := up.Codec()
 	t, err := rr.rec.AddTrack(recorder.TrackInfo{
@@ -187,7 +207,9 @@ func (rs *recordings) attach(room string, rr *roomRecording, participant, track 
 	rr.sinks[ref] = &recordedTrack{up: up, t: t}
 }
 
+// detach stops recording a track. Call with rr.mu held.
 func (rr *roomRecording) detach(ref trackRef) {
+	delete(rr.waiting, ref)
 	if s := rr.sinks[ref]; s != nil {
 		s.up.RemoveSink(s.t)
 		s.t.Close()
@@ -206,13 +228,40 @@ func (rs *recordings) stop(room string) {
 	}
 	// Unhook the sinks first (cheap), then stop: Stop takes the end time before it closes the
 	// tracks, whose files take a moment to flush.
+	rr.mu.Lock()
 	for _, t := range rr.sinks {
 		t.up.RemoveSink(t.t)
 	}
 	clear(rr.sinks)
+	clear(rr.waiting)
+	rr.stopped = true
+	rr.mu.Unlock()
 	if _, err := rr.rec.Stop(); err != nil {
 		rs.h.log.Error("stop recording", "room", room, "lesson", rr.id, "err", err)
 	}
+}
+
+// relayedTrack: a relayed track appeared or ended on this node. A published track whose media was
+// not here when it was published is recorded now; one whose relay reconnected continues in a new
+// file of the same track.
+func (rs *recordings) relayedTrack(room, participant, track string) {
+	rs.mu.Lock()
+	rr := rs.active[room]
+	rs.mu.Unlock()
+	if rr == nil {
+		return
+	}
+	ref := trackRef{participant, track}
+	rr.mu.Lock()
+	defer rr.mu.Unlock()
+	s := rr.sinks[ref]
+	if rr.stopped || s == nil && !rr.waiting[ref] || s != nil && s.up == rs.h.cfg.SFU.UpTrack(room, participant, track) {
+		return
+	}
+	if s != nil {
+		rr.detach(ref)
+	}
+	rs.attach(room, rr, participant, track)
 }
 
 // feedEnded: this node has nobody left in room, so nothing here to record: stop, in the store too.
