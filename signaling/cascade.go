@@ -173,6 +173,10 @@ func (h *Hub) ServeRelay(w http.ResponseWriter, r *http.Request) {
 				h.sendError(conn, protoErr(CodeBadMessage, typ, `offer needs pc "up" and an sdp of at most 32 KiB`))
 				continue
 			}
+			if !validRelayTracks(m.Tracks) {
+				h.sendError(conn, protoErr(CodeBadMessage, typ, "tracks need a participantId and a source each"))
+				continue
+			}
 			answer, err := up.HandleOffer(m.SDP, m.Tracks)
 			if err != nil {
 				h.sendError(conn, protoErr(CodeBadSDP, typ, "%v", err))
@@ -200,6 +204,17 @@ func (h *Hub) ServeRelay(w http.ResponseWriter, r *http.Request) {
 	stop()
 	<-done
 	log.Info("relay closed")
+}
+
+// validRelayTracks: what an edge says it sends names participants and sources as the protocol does
+// (they become keys in this node's SFU).
+func validRelayTracks(ts []sfu.SubscribedTrack) bool {
+	for _, t := range ts {
+		if !idRE.MatchString(t.Participant) || !rooms.Source(t.Track).Valid() || t.Mid == "" {
+			return false
+		}
+	}
+	return true
 }
 
 type relayKey struct{ participant, track string }

@@ -364,6 +364,9 @@ func (r *edgeRelay) connect(ctx context.Context) error {
 			if err := json.Unmarshal(data, &m); err != nil {
 				return fmt.Errorf("offer: %w", err)
 			}
+			if !validRelayTracks(m.Tracks) {
+				return errors.New("the home's offer names malformed tracks")
+			}
 			answer, err := in.HandleOffer(m.SDP, m.Tracks)
 			if err != nil {
 				return err
