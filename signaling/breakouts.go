@@ -216,6 +216,9 @@ func (s *session) moveTo(to, reason string) error {
 	}
 	s.me.JoinedAt = me.JoinedAt
 	s.setRoom(to)
+	if err := s.hub.ensureEdgeRelay(s); err != nil { // the new room's media may be hosted elsewhere
+		s.log.Error("relay the room moved to", "room", to, "err", err)
+	}
 	s.peer.UnsubscribeAll()
 	s.applySnapshot(snap)
 	s.leaveRoom(from, 1)

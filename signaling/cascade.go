@@ -104,7 +104,7 @@ func (h *Hub) ServeRelay(w http.ResponseWriter, r *http.Request) {
 	case typ != "relay_join":
 		refuse(CodeOutOfOrder, "send relay_join first")
 		return
-	case json.Unmarshal(data, &j) != nil || !roomNameRE.MatchString(j.Room):
+	case json.Unmarshal(data, &j) != nil || !relayRoomName(j.Room):
 		refuse(CodeBadMessage, "relay_join needs a valid room and a token")
 		return
 	}
@@ -204,6 +204,12 @@ func (h *Hub) ServeRelay(w http.ResponseWriter, r *http.Request) {
 	stop()
 	<-done
 	log.Info("relay closed")
+}
+
+// relayRoomName: a class's room name, or one of its breakout rooms' (which clients never name).
+func relayRoomName(room string) bool {
+	main, _ := rooms.ParseBreakoutRoom(room)
+	return roomNameRE.MatchString(main)
 }
 
 // validRelayTracks: what an edge says it sends names participants and sources as the protocol does
@@ -386,7 +392,7 @@ func (ro *relayOut) drop(k relayKey) {
 func (ro *relayOut) negotiate() {
 	sdp, tracks, err := ro.peer.CreateSubscribeOffer()
 	if err != nil {
-		ro.log.Error("relay offer", "err", err)
+		ro.log.Warn("relay offer", "err", err) // the relay is closing, usually: the other side reconnects
 		return
 	}
 	if sdp == "" {

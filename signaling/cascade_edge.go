@@ -114,7 +114,9 @@ type edgeRelay struct {
 }
 
 // ensureEdgeRelay consults Config.Edge for s's room and, if the room is hosted elsewhere, makes sure
-// its relay runs while s is here. An error from the hook refuses the join.
+// its relay runs while s is here. An error from the hook refuses the join. A session that moved to
+// another room (breakouts) calls it again: it lets go of the old room's relay and takes the new
+// room's, if that one is hosted elsewhere.
 func (h *Hub) ensureEdgeRelay(s *session) error {
 	if h.cfg.Edge == nil {
 		return nil
@@ -125,16 +127,19 @@ func (h *Hub) ensureEdgeRelay(s *session) error {
 	if err != nil {
 		return fmt.Errorf("find the room's home node: %w", err)
 	}
-	if !ok {
-		return nil
-	}
-	if h.cfg.Node == "" {
+	if ok && h.cfg.Node == "" {
 		return errors.New("serving a room as an edge needs this node's id (Config.Node)")
 	}
 	e := &h.edges
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.of[s] != nil {
+	if cur := e.of[s]; cur != nil {
+		if ok && cur.room == s.room {
+			return nil
+		}
+		e.releaseLocked(s)
+	}
+	if !ok {
 		return nil
 	}
 	r := e.rooms[s.room]
@@ -158,9 +163,12 @@ func (h *Hub) ensureEdgeRelay(s *session) error {
 
 // releaseEdgeRelay: s left; the relay stops with the room's last local session.
 func (h *Hub) releaseEdgeRelay(s *session) {
-	e := &h.edges
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	h.edges.mu.Lock()
+	defer h.edges.mu.Unlock()
+	h.edges.releaseLocked(s)
+}
+
+func (e *edgeRelays) releaseLocked(s *session) {
 	r := e.of[s]
 	if r == nil {
 		return

@@ -678,3 +678,99 @@ func TestCascadeRecordsEdgeQuestion(t *testing.T) {
 		return false
 	})
 }
+
+// TestCascadeBreakoutHostedElsewhere: the main room is hosted on B, its breakout room on A. A
+// student on each node publishes; moving into the breakout and back switches each node's relays
+// (Config.Edge is asked again on every move) and the students keep hearing and seeing each other.
+func TestCascadeBreakoutHostedElsewhere(t *testing.T) {
+	redisURL := redistest.Start(t)
+	var a, b *cascadeNode
+	a = newCascadeNode(t, redisURL, "node-a", func(_ *sfu.Config, hc *Config) {
+		hc.Edge = func(_ context.Context, room string) (string, bool, error) { return b.base, room == "class", nil }
+	})
+	b = newCascadeNode(t, redisURL, "node-b", func(_ *sfu.Config, hc *Config) {
+		hc.Edge = func(_ context.Context, room string) (string, bool, error) { return a.base, room == "class.b1", nil }
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	stop := make(chan struct{})
+	defer close(stop)
+
+	type member struct {
+		c    *client.Client
+		recv received
+		sent atomic.Uint32
+	}
+	dial := func(n *cascadeNode, o client.Options) *member {
+		m := &member{}
+		o.URL, o.Room, o.Audio, o.Video, o.OnTrack = n.ws, "class", true, true, m.recv.onTrack
+		c, err := client.Dial(ctx, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(c.Close)
+		m.c = c
+		go sendSynthetic(c, &m.sent, stop)
+		return m
+	}
+	tokens, _ := auth.NewIssuer(secret)
+	token, _ := tokens.Mint(auth.Grant{Room: "class", Identity: "prof", Name: "Prof", Role: rooms.RoleInstructor}, time.Hour)
+	prof := dial(b, client.Options{Token: token})
+	s1 := dial(a, client.Options{Name: "S1", Identity: "s1"})
+	s2 := dial(b, client.Options{Name: "S2", Identity: "s2"})
+
+	// hears waits until each listener receives each speaker's media sent a second or more after
+	// the call (packets in flight before a move do not count).
+	hears := func(stage string, pairs [][2]*member) {
+		t.Helper()
+		since := map[*member]uint32{}
+		for _, p := range pairs {
+			since[p[1]] = p[1].sent.Load() + 50
+		}
+		waitFor(t, stage, 30*time.Second, func() bool {
+			for _, p := range pairs {
+				l, s := p[0], p[1]
+				n := s.sent.Load()
+				for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
+					if n <= since[s] || l.recv.count(s.c.ID, kind, since[s], n) == 0 {
+						return false
+					}
+				}
+			}
+			return true
+		})
+	}
+	all := [][2]*member{{prof, s1}, {prof, s2}, {s1, prof}, {s1, s2}, {s2, prof}, {s2, s1}}
+	hears("the main room (hosted on B) hears and sees everyone", all)
+
+	if err := prof.c.OpenBreakouts(ctx, client.BreakoutOptions{Count: 1, Assignments: map[string]int{"guest-s1": 1, "guest-s2": 1}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []*member{s1, s2} {
+		if err := m.c.WaitRoom(ctx, "class.b1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hears("the breakout (hosted on A) hears and sees both students", [][2]*member{{s1, s2}, {s2, s1}})
+	defer func() {
+		if t.Failed() {
+			for _, n := range []*cascadeNode{a, b} {
+				t.Logf("node: in %v out %v conns %v", n.metric(t, "chalk_sfu_relay_tracks_in"), n.metric(t, "chalk_sfu_relay_tracks_out"), n.metric(t, "chalk_sfu_relay_connections_out"))
+			}
+		}
+	}()
+	waitFor(t, "one relay for the breakout, none left for the main room", 20*time.Second, func() bool {
+		return a.metric(t, "chalk_sfu_relay_tracks_in") == 2 && b.metric(t, "chalk_sfu_relay_tracks_in") == 2 &&
+			a.metric(t, "chalk_sfu_relay_connections_out") == 1 && b.metric(t, "chalk_sfu_relay_connections_out") == 1
+	})
+
+	if err := prof.c.CloseBreakouts(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []*member{s1, s2} {
+		if err := m.c.WaitRoom(ctx, "class"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hears("back in the main room, everyone again", all)
+}
