@@ -70,30 +70,45 @@ func (s *server) router() signaling.Router {
 	return s.reg
 }
 
-// originPatterns lists the hosts of the live nodes: a page served by one node may open its
-// socket on another after a redirect. Cached for a few seconds; one Redis read per refresh.
-func (s *server) originPatterns() func() []string {
+// nodeURLs returns a function listing the live nodes' URLs, read from the registry at most every
+// few seconds (pages and socket upgrades ask for it). Nil without a cluster.
+func (s *server) nodeURLs() func() []string {
 	if s.reg == nil {
 		return nil
 	}
 	var mu sync.Mutex
-	var hosts []string
+	var urls []string
 	var at time.Time
 	return func() []string {
 		mu.Lock()
 		defer mu.Unlock()
 		if time.Since(at) < 3*time.Second {
-			return hosts
+			return urls
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		nodes, err := s.reg.Nodes(ctx)
 		if err != nil {
-			return hosts
+			return urls
 		}
-		hosts, at = hosts[:0], time.Now()
+		urls, at = nil, time.Now()
 		for _, n := range nodes {
-			if u, err := url.Parse(n.URL); err == nil && u.Host != "" {
+			urls = append(urls, n.URL)
+		}
+		return urls
+	}
+}
+
+// originPatterns lists the hosts of the live nodes: a page served by one node may open its
+// socket on another after a redirect.
+func originPatterns(nodeURLs func() []string) func() []string {
+	if nodeURLs == nil {
+		return nil
+	}
+	return func() []string {
+		var hosts []string
+		for _, raw := range nodeURLs() {
+			if u, err := url.Parse(raw); err == nil && u.Host != "" {
 				hosts = append(hosts, u.Host)
 			}
 		}

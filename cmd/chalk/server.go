@@ -119,6 +119,7 @@ func newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (*server,
 		return nil, err
 	}
 	var hub *signaling.Hub // the recorder reports lesson progress through it
+	var nodeURLs func() []string
 	if cfg.RedisURL != "" {
 		// Listen first: the node URL the registry advertises may come from the listen address.
 		if s.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
@@ -129,6 +130,7 @@ func newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (*server,
 			s.close()
 			return nil, fmt.Errorf("join the cluster: %w", err)
 		}
+		nodeURLs = s.nodeURLs()
 	}
 	if s.lessons, err = newLessonStore(cfg); err != nil {
 		s.close()
@@ -143,7 +145,7 @@ func newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (*server,
 		Logger: log, Metrics: sigMetrics, Recorder: s.rec, AutoRecord: cfg.AutoRecord,
 		VideoLastN: cfg.VideoLastN, VideoLastNAbove: cfg.VideoLastNAbove,
 		ICEServers: ice.forIdentity,
-		Router:     s.router(), OriginPatterns: s.originPatterns(),
+		Router:     s.router(), OriginPatterns: originPatterns(nodeURLs),
 	})
 	s.hub = hub
 	s.runCluster()
@@ -164,7 +166,7 @@ func newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (*server,
 	if cfg.Pprof {
 		mountPprof(mux)
 	}
-	mux.Handle("/", web.Handler(web.Config{DevMode: cfg.Dev, CheckToken: func(room, token string) error {
+	mux.Handle("/", web.Handler(web.Config{DevMode: cfg.Dev, NodeURLs: nodeURLs, CheckToken: func(room, token string) error {
 		_, err := s.tokens.Check(token, room)
 		return err
 	}}))

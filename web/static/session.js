@@ -455,6 +455,7 @@ export class Session {
     return {
       connected: this.connected,
       participantId: this.me,
+      socket: this.url, // the node serving the room, after redirects
       participants: [...this.participants.values()].map((p) => ({
         id: p.id, identity: p.identity, name: p.name, role: p.role, tracks: p.tracks.map((t) => ({ ...t })),
       })),
