@@ -466,3 +466,73 @@ func TestClusterDrain(t *testing.T) {
 		t.Fatalf("%s exited with %v", host.name, host.cmd.ProcessState)
 	}
 }
+
+// TestClusterBreakoutsAcrossNodes: a breakout is placed like any room, so it may be served by
+// another node than its main room. The students moved into it are redirected there, hear each
+// other, and come back to the main room's node when the breakouts close.
+func TestClusterBreakoutsAcrossNodes(t *testing.T) {
+	_, nodes := startCluster(t)
+	issuer, _ := auth.NewIssuer(testSecret)
+	tok, err := issuer.Mint(auth.Grant{Room: "geo", Identity: "prof", Name: "Prof", Role: rooms.RoleInstructor}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prof := startRoamer(t, "prof", 1, nodes[0], client.Options{Room: "geo", Token: tok})
+	s1 := startRoamer(t, "s1", 2, nodes[0], client.Options{Room: "geo"})
+	s2 := startRoamer(t, "s2", 3, nodes[0], client.Options{Room: "geo"})
+	all := []*roamer{prof, s1, s2}
+	allHearEachOther(t, "main room", all, 30*time.Second)
+	mainURL, _, _ := prof.where()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	prof.mu.Lock()
+	pc := prof.c
+	prof.mu.Unlock()
+	if err := pc.OpenBreakouts(ctx, client.BreakoutOptions{Count: 2, Assignments: map[string]int{"guest-s1": 1, "guest-s2": 1}}); err != nil {
+		t.Fatal(err)
+	}
+	// Both students end up together on a node that is not the main room's (it carries the main
+	// room and its three participants; the other two carry nothing).
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		u1, _, _ := s1.where()
+		u2, _, _ := s2.where()
+		if u1 != "" && u1 == u2 && u1 != mainURL {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("students not together on another node: s1 %q, s2 %q, main room on %s", u1, u2, mainURL)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	allHearEachOther(t, "breakout on another node", []*roamer{s1, s2}, 30*time.Second)
+	for _, r := range []*roamer{s1, s2} {
+		r.mu.Lock()
+		c, reasons := r.c, fmt.Sprint(r.redirects)
+		r.mu.Unlock()
+		if reasons != "[breakout]" {
+			t.Errorf("%s redirected for %s, want [breakout]", r.name, reasons)
+		}
+		if err := c.WaitRoom(ctx, "geo.b1"); err != nil {
+			t.Fatalf("%s is not in geo.b1: %v", r.name, err)
+		}
+	}
+
+	if err := pc.CloseBreakouts(ctx); err != nil {
+		t.Fatal(err)
+	}
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		u1, _, _ := s1.where()
+		u2, _, _ := s2.where()
+		if u1 == mainURL && u2 == mainURL {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("students not back on the main room's node %s: s1 %q, s2 %q", mainURL, u1, u2)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	allHearEachOther(t, "main room after the close", all, 30*time.Second)
+}

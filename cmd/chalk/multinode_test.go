@@ -378,6 +378,19 @@ func TestTwoNodesShareClassroomState(t *testing.T) {
 	if ada.base != b.base {
 		t.Errorf("breakout bio.b2 is served by %s, want the idle node B %s", ada.base, b.base)
 	}
+	// Prof visits Ada's breakout: redirected to node B with the visit, and lands in bio.b2; going
+	// back to the main room redirects him to node A again.
+	prof.send("breakout_visit", map[string]any{"breakout": 2})
+	prof.expectRoom("bio.b2")
+	if prof.base != b.base {
+		t.Errorf("visiting bio.b2, Prof is on %s, want node B %s", prof.base, b.base)
+	}
+	prof.send("breakout_visit", map[string]any{"breakout": 0})
+	prof.expectRoom("bio")
+	if prof.base != a.base {
+		t.Errorf("back from the visit, Prof is on %s, want node A %s", prof.base, a.base)
+	}
+
 	prof.send("breakouts_close", map[string]any{})
 	ada.expectRoom("bio")
 	if ada.base != a.base {
