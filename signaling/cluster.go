@@ -84,6 +84,13 @@ func (h *Hub) routeJoin(j *joinMsg, me rooms.Participant) (*redirectMsg, *Protoc
 	return &redirectMsg{URL: rt.URL, Room: j.Room, Reason: reason, Visit: j.Visit}, nil
 }
 
+// redirectReasons starts every reason's series at zero, so dashboards show a rate, not a gap.
+func (m *Metrics) redirectReasons() {
+	for _, r := range []string{RedirectPlacement, RedirectBreakout, RedirectDrain} {
+		m.redirects.WithLabelValues(r)
+	}
+}
+
 // sendRedirect tells a client where to go and closes its socket.
 func (h *Hub) sendRedirect(conn *wsConn, m redirectMsg) {
 	h.m.redirects.WithLabelValues(m.Reason).Inc()

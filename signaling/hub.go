@@ -438,13 +438,15 @@ type Metrics struct {
 
 // NewMetrics returns unregistered metrics.
 func NewMetrics() *Metrics {
-	return &Metrics{
+	m := &Metrics{
 		sessions: prometheus.NewGauge(prometheus.GaugeOpts{Name: "chalk_signaling_sessions", Help: "Participants connected to this node."}),
 		messages: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "chalk_signaling_messages_total", Help: "Client messages received, by type."}, []string{"type"}),
 		errors:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "chalk_signaling_errors_total", Help: "Error messages sent to clients, by code."}, []string{"code"}),
 
 		redirects: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "chalk_signaling_redirects_total", Help: "Clients sent to another node, by reason."}, []string{"reason"}),
 	}
+	m.redirectReasons()
+	return m
 }
 
 // Register adds the metrics to r.
