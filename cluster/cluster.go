@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -82,8 +83,10 @@ type Registry struct {
 
 	draining bool // owned by Run's goroutine after start; set through drainc
 	drainc   chan chan error
-	alive    atomic.Int64 // live nodes at the last heartbeat
-	hosted   atomic.Int64 // rooms placed on this node at the last heartbeat
+	cleaning atomic.Bool    // a dead node's cleanup is running
+	wg       sync.WaitGroup // the cleanup goroutine
+	alive    atomic.Int64   // live nodes at the last heartbeat
+	hosted   atomic.Int64   // rooms placed on this node at the last heartbeat
 }
 
 // Stats are the figures of the last heartbeat: live nodes and rooms placed on this node.
@@ -148,6 +151,7 @@ func (r *Registry) Run(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
+			r.wg.Wait() // a cleanup in progress ends with ctx
 			lctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			r.leave(lctx)
 			cancel()
@@ -186,40 +190,51 @@ func (r *Registry) heartbeat(ctx context.Context) error {
 }
 
 // reap moves nodes silent past their expiry to the dead set and, if it can claim one, cleans up
-// after it. The claim is atomic in Redis, so exactly one live node cleans up each dead node.
+// after it. The claim is atomic in Redis, so exactly one live node cleans up each dead node. The
+// cleanup runs beside the heartbeat (one at a time), so a long one cannot make this node look dead.
 func (r *Registry) reap(ctx context.Context) {
-	for range 3 { // a few dead nodes per tick at most; the rest wait for the next tick
-		cctx, cancel := context.WithTimeout(ctx, r.opts.Heartbeat)
-		res, err := reapScript.Run(cctx, r.rdb, []string{keyAlive, keyNodes, keyPlacement, keyDead}, prefixRooms, cleanupLease.Milliseconds()).StringSlice()
-		cancel()
-		if errors.Is(err, redis.Nil) || (err == nil && len(res) == 0) {
-			return
-		}
-		if err != nil {
+	if !r.cleaning.CompareAndSwap(false, true) {
+		return // busy with a dead node; the others look meanwhile
+	}
+	cctx, cancel := context.WithTimeout(ctx, r.opts.Heartbeat)
+	res, err := reapScript.Run(cctx, r.rdb, []string{keyAlive, keyNodes, keyPlacement, keyDead}, prefixRooms, cleanupLease.Milliseconds()).StringSlice()
+	cancel()
+	if err != nil || len(res) == 0 {
+		if err != nil && !errors.Is(err, redis.Nil) {
 			r.log.Warn("look for dead nodes", "err", err)
-			return
 		}
-		dead, rooms := res[0], res[1:]
-		r.log.Warn("node is gone; cleaning up after it", "dead_node", dead, "rooms", len(rooms))
-		if r.opts.OnDead != nil {
-			dctx, cancel := context.WithTimeout(ctx, cleanupLease/2)
-			err = r.opts.OnDead(dctx, dead, rooms)
-			cancel()
-			if err != nil {
-				r.log.Error("clean up after a dead node; another node retries when the lease ends", "dead_node", dead, "err", err)
-				continue
-			}
-		}
-		dctx, cancel := context.WithTimeout(ctx, r.opts.Heartbeat)
-		_, err = r.rdb.TxPipelined(dctx, func(p redis.Pipeliner) error {
-			p.ZRem(dctx, keyDead, dead)
-			p.Del(dctx, prefixRooms+dead)
-			return nil
-		})
+		r.cleaning.Store(false)
+		return
+	}
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		defer r.cleaning.Store(false)
+		r.cleanUp(ctx, res[0], res[1:])
+	}()
+}
+
+// cleanUp runs OnDead for a claimed dead node and, if it succeeds, forgets the node.
+func (r *Registry) cleanUp(ctx context.Context, dead string, rooms []string) {
+	r.log.Warn("node is gone; cleaning up after it", "dead_node", dead, "rooms", len(rooms))
+	if r.opts.OnDead != nil {
+		dctx, cancel := context.WithTimeout(ctx, cleanupLease/2)
+		err := r.opts.OnDead(dctx, dead, rooms)
 		cancel()
 		if err != nil {
-			r.log.Warn("mark a dead node cleaned up", "dead_node", dead, "err", err)
+			r.log.Error("clean up after a dead node; a node retries when the lease ends", "dead_node", dead, "err", err)
+			return
 		}
+	}
+	dctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	_, err := r.rdb.TxPipelined(dctx, func(p redis.Pipeliner) error {
+		p.ZRem(dctx, keyDead, dead)
+		p.Del(dctx, prefixRooms+dead)
+		return nil
+	})
+	if err != nil {
+		r.log.Warn("mark a dead node cleaned up", "dead_node", dead, "err", err)
 	}
 }
 
