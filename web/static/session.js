@@ -61,6 +61,8 @@ export class Session {
   start() {
     this.resumeToken = null;
     this.attempt = 0;
+    this.url = this.home; // a fresh join goes where the page came from, which redirects if needed
+    this.hops = 0;
     this.connect();
   }
 
