@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"net/url"
 	"syscall"
@@ -9,6 +10,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/chalk-edu/chalk/auth"
+	"github.com/chalk-edu/chalk/rooms"
 	"github.com/chalk-edu/chalk/signaling/client"
 )
 
@@ -91,4 +94,74 @@ func TestBrowserRejoinsAfterItsNodeDies(t *testing.T) {
 	waitRaw("after the failure", 20*time.Second)
 	t.Logf("the web client receives media again %v after kill -9 of %s (target: within 10 s)", time.Since(killed).Round(10*time.Millisecond), host.name)
 	alice.screenshot("cluster-after-failover")
+}
+
+// TestBrowserBreakoutOnAnotherNode: a student's breakout is served by another node than the main
+// room. The web client is redirected there and shows the breakout as on one node (where it is,
+// who is in it, its own chat, media), and comes back to the main room's node, with its chat, at
+// the close.
+func TestBrowserBreakoutOnAnotherNode(t *testing.T) {
+	_, nodes := startCluster(t)
+	const room = "geo-web"
+	issuer, _ := auth.NewIssuer(testSecret)
+	tok, err := issuer.Mint(auth.Grant{Room: room, Identity: "prof", Name: "Prof", Role: rooms.RoleInstructor}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prof := startRoamer(t, "prof", 1, nodes[0], client.Options{Room: room, Token: tok})
+	s2 := startRoamer(t, "s2", 2, nodes[0], client.Options{Room: room})
+	allHearEachOther(t, "main room", []*roamer{prof, s2}, 30*time.Second)
+	mainURL, _, _ := prof.where()
+
+	ann := newBrowser(t, 1280, 720)
+	if err := ann.do(20*time.Second, chromedp.Navigate(nodes[0].base+"/r/"+room+"?autojoin=1&name=Ann")); err != nil {
+		t.Fatalf("open the join link: %v", err)
+	}
+	ann.waitFor("Ann in the main room with the others", fmt.Sprintf(`window.chalk && window.chalk.state().connected && window.chalk.state().participants.length === 3 && window.chalk.state().socket === %q`, mainURL), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	prof.mu.Lock()
+	pc := prof.c
+	prof.mu.Unlock()
+	if err := pc.Send(ctx, "chat", map[string]string{"text": "Welcome to the main room"}); err != nil {
+		t.Fatal(err)
+	}
+	ann.waitFor("the main room's chat line", `window.chalk.state().chat.some((m) => m.text === 'Welcome to the main room')`, 30*time.Second)
+	annIdentity := evalString(ann, `window.chalk.state().participants.find((p) => p.id === window.chalk.state().participantId).identity`)
+
+	if err := pc.OpenBreakouts(ctx, client.BreakoutOptions{Count: 2, Names: []string{"Group Newton"}, Assignments: map[string]int{annIdentity: 1, "guest-s2": 1}}); err != nil {
+		t.Fatal(err)
+	}
+	ann.waitFor("Ann in breakout 1 on another node, with s2 only", fmt.Sprintf(`(() => { const st = window.chalk.state(), bo = window.chalk.breakouts();
+		return st.connected && st.socket !== %q && bo.current === 1 && bo.room === %q && st.participants.length === 2 &&
+		st.participants.some((p) => p.name === 's2'); })()`, mainURL, room+".b1"), 40*time.Second)
+	ann.waitFor("Ann sees where she is", `document.getElementById('bo-where').textContent === 'Breakout 1 · Group Newton'`, 30*time.Second)
+	ann.waitFor("the breakout's own chat", `window.chalk.state().chat.length === 0`, 30*time.Second)
+	ann.waitFor("Ann receives s2's media in the breakout", `(async () => { const s = await `+packetStats+`; return s.video > 20 && s.audio > 20; })()`, 30*time.Second)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if u, _, _ := s2.where(); u != "" && u != mainURL {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("s2 did not move to the breakout's node")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	s2.mu.Lock()
+	sc := s2.c
+	s2.mu.Unlock()
+	if err := sc.Send(ctx, "chat", map[string]string{"text": "hello from breakout 1"}); err != nil {
+		t.Fatal(err)
+	}
+	ann.waitFor("the breakout's chat line", `window.chalk.state().chat.some((m) => m.text === 'hello from breakout 1')`, 30*time.Second)
+	ann.screenshot("cluster-breakout-on-another-node")
+
+	if err := pc.CloseBreakouts(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ann.waitFor("Ann back in the main room on its node, with its chat", fmt.Sprintf(`(() => { const st = window.chalk.state(), bo = window.chalk.breakouts();
+		return st.connected && st.socket === %q && !bo.open && bo.room === %q && st.participants.length === 3 &&
+		st.chat.some((m) => m.text === 'Welcome to the main room'); })()`, mainURL, room), 40*time.Second)
+	ann.waitFor("Ann receives media in the main room again", `(async () => { const s = await `+packetStats+`; return s.video > 20 && s.audio > 20; })()`, 30*time.Second)
 }
