@@ -136,7 +136,8 @@ func (s *server) drain() {
 	if s.reg == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.DrainTimeout)
+	s.drainBy = time.Now().Add(s.cfg.DrainTimeout)
+	ctx, cancel := context.WithDeadline(context.Background(), s.drainBy)
 	defer cancel()
 	if err := s.reg.Drain(ctx); err != nil {
 		s.log.Warn("could not mark the node draining", "err", err)
@@ -150,6 +151,23 @@ func (s *server) drain() {
 		s.log.Warn("drain did not finish; the remaining participants are told the server stops", "err", err)
 	default:
 		s.log.Info("drained: every participant moved")
+	}
+}
+
+// waitLessons, after a drain, waits (within the drain time) for the recorder to finish the lessons
+// of the rooms that stopped recording here when they moved away. What is left when the time runs out
+// resumes from the recorder's journal at the next start on the same storage.
+func (s *server) waitLessons() {
+	if s.drainBy.IsZero() || s.rec == nil {
+		return
+	}
+	for s.rec.Pending() > 0 && time.Now().Before(s.drainBy) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if n := s.rec.Pending(); n > 0 {
+		s.log.Warn("drain time is up with lessons still processing; they resume at the next start on this storage", "lessons", n)
+	} else {
+		s.log.Info("drained: every lesson recorded here is processed")
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/chalk-edu/chalk/auth"
+	"github.com/chalk-edu/chalk/recorder/mediatest"
 	"github.com/chalk-edu/chalk/rooms"
 	"github.com/chalk-edu/chalk/rooms/redistest"
 	"github.com/chalk-edu/chalk/signaling/client"
@@ -535,4 +536,73 @@ func TestClusterBreakoutsAcrossNodes(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	allHearEachOther(t, "main room after the close", all, 30*time.Second)
+}
+
+// TestClusterDrainProcessesTheRecording: a room recorded on a node that drains stops recording when
+// its participants move away, and the node makes the lesson before it exits.
+func TestClusterDrainProcessesTheRecording(t *testing.T) {
+	redisURL, nodes := startCluster(t, "-drain-timeout", "60s")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	video := mediatest.VP8(t, mediatest.Video{Size: "320x240", FPS: 15, Duration: 3 * time.Second})
+	audio := mediatest.Opus(t, mediatest.Audio{Duration: 3 * time.Second})
+	issuer, _ := auth.NewIssuer(testSecret)
+	tok, err := issuer.Mint(auth.Grant{Room: "hist", Identity: "prof", Name: "Prof", Role: rooms.RoleInstructor}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := newInbox()
+	prof, err := client.Dial(ctx, client.Options{URL: client.SocketURL(nodes[0].base), Room: "hist", Name: "Prof", Token: tok, Audio: true, Video: true, OnMessage: in.onMessage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(prof.Close)
+	host := nodeOf(nodes, prof.URL())
+	if err := prof.Send(ctx, "start_recording", struct{}{}); err != nil {
+		t.Fatal(err)
+	}
+	var started struct {
+		Recording rooms.Recording `json:"recording"`
+	}
+	json.Unmarshal(in.wait(t, "recording_started", 10*time.Second, nil), &started)
+	if started.Recording.Node != host.name {
+		t.Fatalf("recording on %q, want the room's node %s", started.Recording.Node, host.name)
+	}
+	var wg sync.WaitGroup
+	for _, play := range []struct {
+		tr *mediatest.Track
+		to *webrtc.TrackLocalStaticRTP
+	}{{video, prof.Video}, {audio, prof.Audio}} {
+		wg.Go(func() { play.tr.Play(ctx, 1, trackSink{play.to}) })
+	}
+	wg.Wait()
+
+	if err := host.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-prof.Done():
+	case <-time.After(30 * time.Second):
+		t.Fatal("the client was not sent away from the draining node")
+	}
+	if r := prof.Redirected(); r == nil || r.Reason != "drain" {
+		t.Fatalf("redirect = %+v, want one for the drain", r)
+	}
+	select {
+	case <-host.exited:
+	case <-time.After(90 * time.Second):
+		t.Fatalf("%s did not exit within 90 s of SIGTERM", host.name)
+	}
+	store, err := rooms.NewRedisStore(ctx, redisURL, rooms.RedisOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	lessons, err := store.Lessons(ctx, "hist")
+	if err != nil || len(lessons) != 1 || lessons[0].ID != started.Recording.ID || lessons[0].Status != "ready" {
+		t.Fatalf("lessons after the drain = %+v, %v; want %s ready", lessons, err, started.Recording.ID)
+	}
+	if rec, err := store.ActiveRecording(ctx, "hist"); err != nil || rec != nil {
+		t.Fatalf("recording still active after the drain: %+v %v", rec, err)
+	}
 }

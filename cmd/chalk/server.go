@@ -51,6 +51,7 @@ type server struct {
 	reg     *cluster.Registry  // with Redis: this node's membership in the cluster (cluster.go)
 	stopReg context.CancelFunc // ends the registry's heartbeat
 	regDone chan struct{}
+	drainBy time.Time // after a SIGTERM drain: when the drain time runs out (zero: no drain)
 }
 
 func newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (*server, error) {
@@ -216,6 +217,7 @@ func (s *server) shutdown(ctx context.Context) {
 	if err := s.hub.Close(ctx); err != nil {
 		s.log.Warn("sessions did not all end in time", "err", err)
 	}
+	s.waitLessons() // after a drain, the classes recorded here become lessons before we exit
 	if err := s.http.Shutdown(ctx); err != nil {
 		s.log.Warn("http shutdown", "err", err)
 	}
