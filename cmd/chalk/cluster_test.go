@@ -344,7 +344,10 @@ func TestClusterNodeFailure(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	time.Sleep(500 * time.Millisecond) // the chat is in Redis before the node dies
+	if err := prof.Send(ctx, "poll_create", map[string]any{"question": "Still with me?", "options": []string{"Yes", "No"}}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond) // the chat and the poll are in Redis before the node dies
 
 	joinsBefore := map[*roamer]int{}
 	for _, r := range rs {
@@ -371,12 +374,18 @@ func TestClusterNodeFailure(t *testing.T) {
 			t.Fatalf("after the failure the class is split: %s on %s, others on %s", r.name, u, newHost)
 		}
 		var j struct {
-			Chat         []rooms.ChatMessage `json:"chat"`
-			Participants []rooms.Participant `json:"participants"`
+			Chat  []rooms.ChatMessage `json:"chat"`
+			Polls []struct {
+				Question string `json:"question"`
+				Closed   bool   `json:"closed"`
+			} `json:"polls"`
 		}
 		json.Unmarshal(joined, &j)
 		if len(j.Chat) != 2 || j.Chat[0].Text != "first" || j.Chat[1].Text != "second" {
 			t.Fatalf("%s's chat history after the failure: %+v", r.name, j.Chat)
+		}
+		if len(j.Polls) != 1 || j.Polls[0].Question != "Still with me?" || j.Polls[0].Closed {
+			t.Fatalf("%s's polls after the failure: %+v", r.name, j.Polls)
 		}
 	}
 	// The dead node's participant records are gone: the room lists exactly the three, all on the new node.
