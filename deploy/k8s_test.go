@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // A typed subset of the Kubernetes API: the fields deploy/k8s uses, nothing else.
@@ -446,8 +447,22 @@ func TestKubernetesChalkNode(t *testing.T) {
 	if len(cmd) != 2 || cmd[0] != "sleep" || err != nil {
 		t.Fatalf("preStop %v: want [sleep N]", cmd)
 	}
-	if g := ps.TerminationGracePeriodSeconds; g == nil || *g < pause+10+5 {
-		t.Errorf("terminationGracePeriodSeconds must cover the %d s preStop pause plus chalk's 10 s shutdown", pause)
+	drain, err := time.ParseDuration(cfg["CHALK_DRAIN_TIMEOUT"])
+	if err != nil {
+		t.Fatalf("CHALK_DRAIN_TIMEOUT %q: %v", cfg["CHALK_DRAIN_TIMEOUT"], err)
+	}
+	if g := ps.TerminationGracePeriodSeconds; g == nil || *g < pause+int(drain.Seconds())+10+5 {
+		t.Errorf("terminationGracePeriodSeconds must cover the %d s preStop pause, the %v drain and chalk's 10 s shutdown", pause, drain)
+	}
+	// Redirects name each node's own URL: it must differ per pod, never the shared public URL.
+	nodeURL := ""
+	for _, e := range c.Env {
+		if e.Name == "CHALK_NODE_URL" {
+			nodeURL = e.Value
+		}
+	}
+	if !strings.Contains(nodeURL, "$(CHALK_NODE_ID)") {
+		t.Errorf("CHALK_NODE_URL %q must be per pod (built from $(CHALK_NODE_ID))", nodeURL)
 	}
 	if len(s.Spec.VolumeClaimTemplates) == 0 || cfg["CHALK_STORAGE"] == "" || !slices.ContainsFunc(c.VolumeMounts, func(v volumeMount) bool { return v.MountPath == cfg["CHALK_STORAGE"] }) {
 		t.Errorf("CHALK_STORAGE %q (recordings in progress) must be on the pod's volume", cfg["CHALK_STORAGE"])

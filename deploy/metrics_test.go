@@ -17,10 +17,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chalk-edu/chalk/rooms/redistest"
 	"github.com/chalk-edu/chalk/signaling/client"
 )
 
-// scrapeServer builds and starts a real `chalk serve` (dev mode, embedded TURN on), makes one
+// scrapeServer builds and starts a real `chalk serve` (dev mode, embedded TURN on, on a real
+// redis-server so that the cluster series exist), makes one
 // participant join and send a message out of order so that the labelled counters have series, and
 // returns every metric family in /metrics with the label names seen on it.
 func scrapeServer(t *testing.T) map[string]map[string]bool {
@@ -34,7 +36,8 @@ func scrapeServer(t *testing.T) map[string]map[string]bool {
 	listen := fmt.Sprintf("127.0.0.1:%d", httpPort)
 	var logs bytes.Buffer
 	cmd := exec.Command(bin, "serve", "-dev", "-listen", listen, "-media-bind", "127.0.0.1", "-media-port", "0",
-		"-media-tcp-port", "-1", "-storage", filepath.Join(dir, "data"), "-turn-udp-port", fmt.Sprint(turnPort), "-log-level", "warn")
+		"-media-tcp-port", "-1", "-storage", filepath.Join(dir, "data"), "-turn-udp-port", fmt.Sprint(turnPort), "-log-level", "warn",
+		"-redis", redistest.Start(t))
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -36,6 +36,7 @@ func (s *Service) Run(ctx context.Context) error {
 		if len(s.queue) > 0 {
 			id, s.queue = s.queue[0], s.queue[1:]
 		}
+		s.current = id
 		s.mu.Unlock()
 		if id == "" {
 			select {

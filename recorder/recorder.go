@@ -55,6 +55,7 @@ type Service struct {
 	mu      sync.Mutex
 	active  map[string]*Recording // by room
 	queue   []string              // lesson ids waiting to be processed
+	current string                // the lesson being processed, "" when idle (Pending)
 	stopped map[string]time.Time  // lesson id → when Stop was called (real time), for ReadyAfterStop
 	wake    chan struct{}
 }

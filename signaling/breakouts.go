@@ -53,6 +53,9 @@ func (s *session) enterBreakouts() error {
 		return nil
 	}
 	s.bo.plan = p
+	if s.bo.visit > 0 { // set from a redirect's visit (cluster.go): keep visiting there
+		s.bo.visitGen = p.Generation
+	}
 	s.hub.armBreakoutTimer(p)
 	// Everyone enters through the main room, even someone already assigned to a breakout: the room's
 	// entry policy (lock, lobby, removals) is the main room's. reconcile then moves them.
@@ -163,6 +166,10 @@ func (s *session) reconcile(reason string) bool {
 	if to == s.room {
 		s.bo.failures = 0
 		return false
+	}
+	if rt, ok := s.elsewhere(to); ok { // served by another node: the client goes there (cluster.go)
+		s.redirect(rt, RedirectBreakout)
+		return true
 	}
 	if err := s.moveTo(to, reason); err != nil {
 		s.log.Error("move to another room", "to", to, "err", err)

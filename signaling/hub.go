@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -52,6 +53,12 @@ type Config struct {
 	// (ok): the room's media is published at homeURL (the home's base URL, e.g. http://10.0.0.2:8080)
 	// and arrives here over one relay per room (cascade_edge.go). Nil: every room's media is local.
 	Edge func(ctx context.Context, room string) (homeURL string, ok bool, err error)
+
+	// Router places rooms on the nodes of a cluster (cluster.go); nil: this node serves every room.
+	Router Router
+	// OriginPatterns, if set, lists the hosts (besides this one) whose pages may open /ws: in a
+	// cluster a page served by one node opens its socket on the node a redirect names.
+	OriginPatterns func() []string
 }
 
 // Hub serves the /ws endpoint of one node: it holds the node's sessions, subscribes to the events
@@ -67,6 +74,8 @@ type Hub struct {
 
 	mu       sync.Mutex
 	closed   bool
+	draining atomic.Bool   // moving rooms to other nodes before shutting down (cluster.go)
+	stopLoop chan struct{} // ends the placement check
 	rooms    map[string]*hubRoom
 	byResume map[string]*session
 	all      map[*session]struct{}
@@ -95,6 +104,10 @@ func NewHub(cfg Config) *Hub {
 	h := &Hub{
 		cfg: cfg, log: cfg.Logger.With("component", "signaling"), m: cfg.Metrics,
 		rooms: map[string]*hubRoom{}, byResume: map[string]*session{}, all: map[*session]struct{}{},
+		stopLoop: make(chan struct{}),
+	}
+	if cfg.Router != nil {
+		go h.runPlacement(h.stopLoop)
 	}
 	h.recs = newRecordings(h, cfg.Recorder)
 	if cfg.SFU != nil {
@@ -105,7 +118,11 @@ func NewHub(cfg Config) *Hub {
 
 // ServeHTTP upgrades to a WebSocket and runs the connection until it ends.
 func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	c, err := websocket.Accept(w, r, nil) // same-origin only: the Origin header must match Host
+	var opts *websocket.AcceptOptions // nil: same-origin only, the Origin header must match Host
+	if h.cfg.OriginPatterns != nil {
+		opts = &websocket.AcceptOptions{OriginPatterns: h.cfg.OriginPatterns()}
+	}
+	c, err := websocket.Accept(w, r, opts)
 	if err != nil {
 		return // Accept has written the HTTP error
 	}
@@ -192,7 +209,18 @@ func (h *Hub) startSession(conn *wsConn, j *joinMsg) *session {
 		h.refuse(conn, err.(*ProtocolError))
 		return nil
 	}
+	if red, pe := h.routeJoin(j, me); pe != nil || red != nil {
+		if pe != nil {
+			h.refuse(conn, pe)
+		} else {
+			h.sendRedirect(conn, *red)
+		}
+		return nil
+	}
 	s := newSession(h, j.Room, me)
+	if j.Visit > 0 && me.Role.Moderator() {
+		s.bo.visit = j.Visit // an instructor redirected while visiting a breakout (enterBreakouts)
+	}
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()
@@ -316,6 +344,7 @@ func (h *Hub) feed(ctx context.Context, room string, sub *rooms.Subscription) {
 		h.mu.Unlock()
 		if !again {
 			h.recs.feedEnded(room)
+			h.released(room)
 		}
 	}()
 	for {
@@ -372,6 +401,9 @@ func (h *Hub) sessionsIn(room string) []*session {
 // for them to finish, or for ctx.
 func (h *Hub) Close(ctx context.Context) error {
 	h.mu.Lock()
+	if !h.closed {
+		close(h.stopLoop)
+	}
 	h.closed = true
 	var all []*session
 	for s := range h.all {
@@ -407,20 +439,26 @@ type Metrics struct {
 	sessions prometheus.Gauge
 	messages *prometheus.CounterVec
 	errors   *prometheus.CounterVec
+
+	redirects *prometheus.CounterVec // clients sent to another node (cluster.go)
 }
 
 // NewMetrics returns unregistered metrics.
 func NewMetrics() *Metrics {
-	return &Metrics{
+	m := &Metrics{
 		sessions: prometheus.NewGauge(prometheus.GaugeOpts{Name: "chalk_signaling_sessions", Help: "Participants connected to this node."}),
 		messages: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "chalk_signaling_messages_total", Help: "Client messages received, by type."}, []string{"type"}),
 		errors:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "chalk_signaling_errors_total", Help: "Error messages sent to clients, by code."}, []string{"code"}),
+
+		redirects: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "chalk_signaling_redirects_total", Help: "Clients sent to another node, by reason."}, []string{"reason"}),
 	}
+	m.redirectReasons()
+	return m
 }
 
 // Register adds the metrics to r.
 func (m *Metrics) Register(r prometheus.Registerer) error {
-	for _, c := range []prometheus.Collector{m.sessions, m.messages, m.errors} {
+	for _, c := range []prometheus.Collector{m.sessions, m.redirects, m.messages, m.errors} {
 		if err := r.Register(c); err != nil {
 			return err
 		}

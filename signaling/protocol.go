@@ -76,6 +76,7 @@ type (
 		Token    string `json:"token,omitempty"`
 		Identity string `json:"identity,omitempty"`
 		Resume   string `json:"resume,omitempty"`
+		Visit    int    `json:"visit,omitempty"` // from a redirect: the breakout an instructor was visiting
 	}
 	offerMsg struct {
 		SDP    string          `json:"sdp"`

@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"log"
 	"net/http"
+	"net/url"
 	"path"
 	"regexp"
 	"strings"
@@ -23,6 +24,9 @@ type Config struct {
 	// CheckToken validates a join token for a room; nil error means OK. Called for /r/{room}?token=…
 	// and, outside dev mode, a missing or bad token renders a clear error page (HTTP 401) instead of the app.
 	CheckToken func(room, token string) error
+	// NodeURLs lists the base URLs of the cluster's nodes (with Redis): a classroom page may open its
+	// socket on any of them, as a redirect tells it (docs/protocol.md "Nodes"). Nil: this server only.
+	NodeURLs func() []string
 }
 
 //go:embed static templates
@@ -92,7 +96,9 @@ func (h *handler) page(w http.ResponseWriter, status int, name string, d pageDat
 	hd := w.Header()
 	hd.Set("Content-Type", "text/html; charset=utf-8")
 	hd.Set("Cache-Control", "no-store")
-	hd.Set("Content-Security-Policy", pageCSP)
+	if hd.Get("Content-Security-Policy") == "" { // the classroom page may have widened connect-src
+		hd.Set("Content-Security-Policy", pageCSP)
+	}
 	hd.Set("X-Content-Type-Options", "nosniff")
 	// Join links carry a token in the query string: never leak it in a Referer.
 	hd.Set("Referrer-Policy", "no-referrer")
@@ -132,7 +138,33 @@ func (h *handler) room(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if h.cfg.NodeURLs != nil {
+		w.Header().Set("Content-Security-Policy", roomCSP(h.cfg.NodeURLs()))
+	}
 	h.page(w, http.StatusOK, "room.html", pageData{Title: room + " — Chalk", Room: room})
+}
+
+// roomCSP is pageCSP with the WebSocket origins of the cluster's nodes added to connect-src. Node
+// URLs are stable per node (docs/deploy.md "Node URLs"), so a page keeps reaching a node that
+// restarts; a node added after the page loaded is reachable after a reload.
+func roomCSP(nodeURLs []string) string {
+	var extra []string
+	for _, raw := range nodeURLs {
+		u, err := url.Parse(raw)
+		if err != nil || u.Host == "" || strings.ContainsAny(u.Host, " ;'") {
+			continue
+		}
+		switch u.Scheme {
+		case "https":
+			extra = append(extra, "wss://"+u.Host)
+		case "http":
+			extra = append(extra, "ws://"+u.Host)
+		}
+	}
+	if len(extra) == 0 {
+		return pageCSP
+	}
+	return strings.Replace(pageCSP, "connect-src 'self'", "connect-src 'self' "+strings.Join(extra, " "), 1)
 }
 
 func (h *handler) unauthorized(w http.ResponseWriter, heading, msg, detail string) {

@@ -172,3 +172,20 @@ func TestPanelPanesAreSiblings(t *testing.T) {
 		t.Errorf("sections end at depth %d (want 0), %d panes (want chat, people, polls, breakouts at least)", depth, panes)
 	}
 }
+
+func TestRoomPageMayConnectToTheClusterNodes(t *testing.T) {
+	h := Handler(Config{DevMode: true, NodeURLs: func() []string {
+		return []string{"https://chalk-0.class.example.org", "http://127.0.0.1:8081", "bad url ;", "ftp://x"}
+	}})
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/r/bio", nil))
+	csp := rec.Header().Get("Content-Security-Policy")
+	if !strings.Contains(csp, "connect-src 'self' wss://chalk-0.class.example.org ws://127.0.0.1:8081;") {
+		t.Fatalf("room page CSP %q does not let the socket reach the nodes (and only them)", csp)
+	}
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	if got := rec.Header().Get("Content-Security-Policy"); got != pageCSP {
+		t.Fatalf("landing page CSP %q, want the strict one", got)
+	}
+}

@@ -35,6 +35,9 @@ type serveConfig struct {
 	TURN            turnConfig // embedded TURN server and external TURN URLs (turn.go)
 	Pprof           bool       // serve /debug/pprof/ on the HTTP listener (profiling under load)
 	NoMediaBatch    bool       // one sendto per forwarded packet instead of one sendmmsg per fan-out (sfu/batchconn.go)
+
+	NodeURL      string        // with Redis: the base URL clients reach this node at (redirects)
+	DrainTimeout time.Duration // with Redis: how long SIGTERM waits for sessions to move to other nodes
 }
 
 // env reads defaults from the environment and remembers the first malformed value.
@@ -96,6 +99,8 @@ func parseServeConfig(args []string) (serveConfig, error) {
 	fs.IntVar(&c.VideoLastN, "video-last-n", e.int("CHALK_VIDEO_LAST_N", signaling.DefaultVideoLastN), "in a large room a student receives only the cameras of this many recent speakers (and instructors' and screen shares); 0: everyone's (env CHALK_VIDEO_LAST_N)")
 	fs.IntVar(&c.VideoLastNAbove, "video-last-n-above", e.int("CHALK_VIDEO_LAST_N_ABOVE", signaling.DefaultVideoLastNAbove), "a room is large when it has more cameras than this (env CHALK_VIDEO_LAST_N_ABOVE)")
 
+	fs.StringVar(&c.NodeURL, "node-url", e.str("CHALK_NODE_URL", ""), "with -redis: the base URL clients reach this node itself at (not a load balancer), e.g. https://node-1.class.example.org; default: -public-url, else the listen address (env CHALK_NODE_URL)")
+	drain := fs.String("drain-timeout", e.str("CHALK_DRAIN_TIMEOUT", "30s"), "with -redis: on SIGTERM, how long to wait for participants to move to other nodes (env CHALK_DRAIN_TIMEOUT)")
 	finishTURN := c.TURN.flags(fs, &e)
 	mediaBatch := fs.Bool("media-batch", e.bool("CHALK_MEDIA_BATCH", true), "send each forwarded packet's copies with one sendmmsg instead of a sendto each (env CHALK_MEDIA_BATCH)")
 	fs.BoolVar(&c.Pprof, "pprof", e.bool("CHALK_PPROF", false), "serve Go's profiler at /debug/pprof/ on the HTTP address; off by default, never on a public port (env CHALK_PPROF)")
@@ -115,6 +120,10 @@ func parseServeConfig(args []string) (serveConfig, error) {
 		return c, err
 	}
 	c.NoMediaBatch = !*mediaBatch
+	var err error
+	if c.DrainTimeout, err = time.ParseDuration(*drain); err != nil || c.DrainTimeout < 0 {
+		return c, fmt.Errorf("drain timeout %q: use a duration such as 30s", *drain)
+	}
 	if err := c.LogLevel.UnmarshalText([]byte(*level)); err != nil {
 		return c, fmt.Errorf("log level %q: use debug, info, warn or error", *level)
 	}

@@ -66,8 +66,10 @@ func serve(args []string, stderr io.Writer) error {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	ctx := context.Background()
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
 
 	srv, err := newServer(ctx, cfg, log)
 	if err != nil {
@@ -87,11 +89,17 @@ func serve(args []string, stderr io.Writer) error {
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.serve() }()
+	var sig os.Signal
 	select {
 	case err := <-errc:
 		srv.close()
 		return err
-	case <-ctx.Done():
+	case sig = <-sigs:
+	}
+	// SIGTERM (an orchestrator stopping the node) drains it: with other nodes alive, participants
+	// move there first. SIGINT (Ctrl-C) stops at once.
+	if sig == syscall.SIGTERM {
+		srv.drain()
 	}
 	log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

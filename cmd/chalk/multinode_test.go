@@ -9,7 +9,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -19,11 +21,13 @@ import (
 	"github.com/chalk-edu/chalk/auth"
 	"github.com/chalk-edu/chalk/rooms"
 	"github.com/chalk-edu/chalk/rooms/redistest"
+	"github.com/chalk-edu/chalk/signaling"
 )
 
-// Two real `chalk serve` processes sharing one real redis-server: participants connected to
-// different processes must see the same classroom state — membership, chat, hands, polls and
-// breakouts — carried between nodes by Redis only.
+// Real `chalk serve` processes sharing one real redis-server. Participants may connect through any
+// node; the one that does not serve their room redirects them (cluster_test.go has the placement,
+// failure and drain tests). The classroom state — membership, chat, hands, polls and breakouts —
+// is carried between nodes by Redis only.
 
 var (
 	buildOnce sync.Once
@@ -64,11 +68,13 @@ func freeTCPPort(t *testing.T) int {
 
 // node is one chalk serve child process.
 type node struct {
-	name string
-	base string // http://127.0.0.1:port
+	name   string
+	base   string // http://127.0.0.1:port
+	cmd    *exec.Cmd
+	exited chan struct{} // closed when the process has exited
 }
 
-func startNode(t *testing.T, name, redisURL string) *node {
+func startNode(t *testing.T, name, redisURL string, extra ...string) *node {
 	t.Helper()
 	port := freeTCPPort(t)
 	logPath := filepath.Join(t.TempDir(), name+".log")
@@ -81,6 +87,7 @@ func startNode(t *testing.T, name, redisURL string) *node {
 		"-listen", "127.0.0.1:"+strconv.Itoa(port), "-media-port", "0", "-media-tcp-port", "-1",
 		"-media-bind", "127.0.0.1", "-redis", redisURL, "-token-secret", testSecret,
 		"-node-id", name, "-storage", t.TempDir(), "-dev", "-log-level", "warn")
+	cmd.Args = append(cmd.Args, extra...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -100,7 +107,7 @@ func startNode(t *testing.T, name, redisURL string) *node {
 			t.Logf("%s log:\n%s", name, b)
 		}
 	})
-	n := &node{name: name, base: "http://127.0.0.1:" + strconv.Itoa(port)}
+	n := &node{name: name, base: "http://127.0.0.1:" + strconv.Itoa(port), cmd: cmd, exited: exited}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		resp, err := http.Get(n.base + "/healthz")
@@ -122,12 +129,17 @@ func startNode(t *testing.T, name, redisURL string) *node {
 	}
 }
 
-// wsPeer is a signaling-only participant (no media) reading every server message in order.
+// wsPeer is a signaling-only participant (no media) reading every server message in order. It
+// follows redirects to the node that serves its room, joining there with the same name, token
+// and identity, as the web client does.
 type wsPeer struct {
-	t      *testing.T
-	c      *websocket.Conn
-	id     string
-	frames chan wsFrame
+	t         *testing.T
+	c         *websocket.Conn
+	id        string
+	frames    chan wsFrame
+	join      map[string]any
+	base      string // the node it is connected to
+	redirects []string
 }
 
 type wsFrame struct {
@@ -137,15 +149,26 @@ type wsFrame struct {
 
 func dialPeer(t *testing.T, n *node, join map[string]string) (*wsPeer, json.RawMessage) {
 	t.Helper()
+	p := &wsPeer{t: t, join: map[string]any{}}
+	for k, v := range join {
+		p.join[k] = v
+	}
+	p.connect(n.base)
+	return p, p.expect("joined")
+}
+
+// connect opens a socket to the node at base and sends the join.
+func (p *wsPeer) connect(base string) {
+	p.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, _, err := websocket.Dial(ctx, "ws"+n.base[len("http"):]+"/ws", nil)
+	c, _, err := websocket.Dial(ctx, "ws"+base[len("http"):]+"/ws", nil)
 	if err != nil {
-		t.Fatalf("dial %s: %v", n.name, err)
+		p.t.Fatalf("dial %s: %v", base, err)
 	}
-	p := &wsPeer{t: t, c: c, frames: make(chan wsFrame, 256)}
+	frames := make(chan wsFrame, 256)
 	go func() {
-		defer close(p.frames)
+		defer close(frames)
 		for {
 			_, b, err := c.Read(context.Background())
 			if err != nil {
@@ -153,21 +176,49 @@ func dialPeer(t *testing.T, n *node, join map[string]string) (*wsPeer, json.RawM
 			}
 			var f wsFrame
 			if json.Unmarshal(b, &f) == nil {
-				p.frames <- f
+				frames <- f
 			}
 		}
 	}()
-	t.Cleanup(func() { c.Close(websocket.StatusNormalClosure, "") })
-	p.send("join", join)
-	joined := p.expect("joined")
+	p.t.Cleanup(func() { c.Close(websocket.StatusNormalClosure, "") })
+	p.c, p.frames, p.base = c, frames, base
+	p.send("join", p.join)
+}
+
+// joined notes who we are from a joined message; a dev-mode guest keeps its identity on rejoins.
+func (p *wsPeer) joined(data json.RawMessage) {
 	var j struct {
 		Participant rooms.Participant `json:"participant"`
 	}
-	if err := json.Unmarshal(joined, &j); err != nil {
-		t.Fatal(err)
+	if err := json.Unmarshal(data, &j); err != nil {
+		p.t.Fatal(err)
 	}
 	p.id = j.Participant.ID
-	return p, joined
+	if tok, _ := p.join["token"].(string); tok == "" {
+		p.join["identity"] = strings.TrimPrefix(j.Participant.Identity, "guest-")
+	}
+}
+
+// follow joins again at the node a redirect names.
+func (p *wsPeer) follow(data json.RawMessage) {
+	p.t.Helper()
+	var r struct {
+		URL, Room, Reason string
+		Visit             int
+	}
+	json.Unmarshal(data, &r)
+	if len(p.redirects) > 10 {
+		p.t.Fatalf("redirected more than 10 times: %v", p.redirects)
+	}
+	p.redirects = append(p.redirects, r.Reason+" "+r.URL)
+	p.join["room"] = r.Room
+	if r.Visit > 0 {
+		p.join["visit"] = r.Visit
+	} else {
+		delete(p.join, "visit")
+	}
+	p.c.CloseNow()
+	p.connect(r.URL)
 }
 
 func (p *wsPeer) send(typ string, data any) {
@@ -183,21 +234,34 @@ func (p *wsPeer) send(typ string, data any) {
 // expect skips other messages until one of type typ arrives; an error message fails the test.
 func (p *wsPeer) expect(typ string) json.RawMessage {
 	p.t.Helper()
+	return p.expectAny(typ)
+}
+
+// expectAny skips other messages until one of the given types arrives, following redirects.
+func (p *wsPeer) expectAny(types ...string) json.RawMessage {
+	p.t.Helper()
 	timeout := time.After(10 * time.Second)
 	for {
 		select {
 		case f, ok := <-p.frames:
 			if !ok {
-				p.t.Fatalf("socket closed while waiting for %s", typ)
+				p.t.Fatalf("socket closed while waiting for %v", types)
 			}
-			if f.Type == typ {
+			if f.Type == "joined" {
+				p.joined(f.Data)
+			}
+			if slices.Contains(types, f.Type) {
 				return f.Data
 			}
+			if f.Type == "redirect" {
+				p.follow(f.Data)
+				continue
+			}
 			if f.Type == "error" {
-				p.t.Fatalf("error while waiting for %s: %s", typ, f.Data)
+				p.t.Fatalf("error while waiting for %v: %s", types, f.Data)
 			}
 		case <-timeout:
-			p.t.Fatalf("no %s within 10 s", typ)
+			p.t.Fatalf("no %v within 10 s", types)
 		}
 	}
 }
@@ -307,30 +371,75 @@ func TestTwoNodesShareClassroomState(t *testing.T) {
 		t.Fatalf("poll_closed on node B = %+v", closed.Poll)
 	}
 
-	// Breakouts opened on node A move Ada on node B into hers, and closing brings her back.
+	// Breakouts opened by Prof move Ada into hers, and closing brings her back. The breakout is
+	// placed like any room: on node B, the less loaded, so Ada is redirected there and back.
 	prof.send("breakouts_open", map[string]any{"count": 2, "assignments": map[string]int{adaIdentity: 2}})
-	var moved struct {
-		Room string `json:"room"`
+	ada.expectRoom("bio.b2")
+	if ada.base != b.base {
+		t.Errorf("breakout bio.b2 is served by %s, want the idle node B %s", ada.base, b.base)
 	}
-	json.Unmarshal(ada.expect("moved"), &moved)
-	if moved.Room != "bio.b2" {
-		t.Fatalf("Ada moved to %q, want bio.b2", moved.Room)
+	// Prof visits Ada's breakout: redirected to node B with the visit, and lands in bio.b2; going
+	// back to the main room redirects him to node A again.
+	prof.send("breakout_visit", map[string]any{"breakout": 2})
+	prof.expectRoom("bio.b2")
+	if prof.base != b.base {
+		t.Errorf("visiting bio.b2, Prof is on %s, want node B %s", prof.base, b.base)
 	}
-	prof.send("breakouts_close", map[string]any{})
-	json.Unmarshal(ada.expect("moved"), &moved)
-	if moved.Room != "bio" {
-		t.Fatalf("after close Ada is in %q, want the main room", moved.Room)
+	prof.send("breakout_visit", map[string]any{"breakout": 0})
+	prof.expectRoom("bio")
+	if prof.base != a.base {
+		t.Errorf("back from the visit, Prof is on %s, want node A %s", prof.base, a.base)
 	}
 
-	// Leaving through node B is seen on node A.
+	prof.send("breakouts_close", map[string]any{})
+	ada.expectRoom("bio")
+	if ada.base != a.base {
+		t.Errorf("back in the main room Ada is on %s, want node A %s", ada.base, a.base)
+	}
+	if !slices.ContainsFunc(ada.redirects, func(r string) bool { return strings.HasPrefix(r, signaling.RedirectBreakout+" ") }) {
+		t.Errorf("Ada's redirects %v include no breakout move", ada.redirects)
+	}
+
+	// Leaving is seen by Prof.
 	ada.send("leave", nil)
-	var left struct {
-		ParticipantID string `json:"participantId"`
+	prof.expectWhere("participant_left", func(d json.RawMessage) bool {
+		var left struct {
+			ParticipantID string `json:"participantId"`
+			Reason        string `json:"reason"`
+		}
+		json.Unmarshal(d, &left)
+		return left.ParticipantID == ada.id && left.Reason == rooms.ReasonLeft
+	})
+}
+
+// expectRoom waits until the peer is in room: a joined or moved message for it (redirects followed).
+func (p *wsPeer) expectRoom(room string) {
+	p.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		d := p.expectAny("joined", "moved")
+		var m struct {
+			Room string `json:"room"`
+		}
+		json.Unmarshal(d, &m)
+		if m.Room == room {
+			return
+		}
 	}
-	json.Unmarshal(prof.expect("participant_left"), &left)
-	if left.ParticipantID != ada.id {
-		t.Fatalf("participant_left for %q, want Ada", left.ParticipantID)
+	p.t.Fatalf("not in %s within 20 s", room)
+}
+
+// expectWhere waits for a message of type typ that ok accepts.
+func (p *wsPeer) expectWhere(typ string, ok func(json.RawMessage) bool) json.RawMessage {
+	p.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if d := p.expect(typ); ok(d) {
+			return d
+		}
 	}
+	p.t.Fatalf("no matching %s within 20 s", typ)
+	return nil
 }
 
 func TestMain(m *testing.M) {

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/chalk-edu/chalk/auth"
+	"github.com/chalk-edu/chalk/cluster"
 	"github.com/chalk-edu/chalk/lessons"
 	"github.com/chalk-edu/chalk/recorder"
 	"github.com/chalk-edu/chalk/recorder/storage"
@@ -47,6 +48,10 @@ type server struct {
 	lessons storage.Store      // the lessons' objects, recorded here and served by the lesson API
 	stopRec context.CancelFunc // ends the recorder's processing loop
 	recDone chan struct{}
+	reg     *cluster.Registry  // with Redis: this node's membership in the cluster (cluster.go)
+	stopReg context.CancelFunc // ends the registry's heartbeat
+	regDone chan struct{}
+	drainBy time.Time // after a SIGTERM drain: when the drain time runs out (zero: no drain)
 }
 
 func newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (*server, error) {
@@ -115,6 +120,19 @@ func newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (*server,
 		return nil, err
 	}
 	var hub *signaling.Hub // the recorder reports lesson progress through it
+	var nodeURLs func() []string
+	if cfg.RedisURL != "" {
+		// Listen first: the node URL the registry advertises may come from the listen address.
+		if s.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+			s.close()
+			return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+		}
+		if err := s.joinCluster(ctx, &hub, reg); err != nil {
+			s.close()
+			return nil, fmt.Errorf("join the cluster: %w", err)
+		}
+		nodeURLs = s.nodeURLs()
+	}
 	if s.lessons, err = newLessonStore(cfg); err != nil {
 		s.close()
 		return nil, err
@@ -128,8 +146,10 @@ func newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (*server,
 		Logger: log, Metrics: sigMetrics, Recorder: s.rec, AutoRecord: cfg.AutoRecord,
 		VideoLastN: cfg.VideoLastN, VideoLastNAbove: cfg.VideoLastNAbove,
 		ICEServers: ice.forIdentity,
+		Router:     s.router(), OriginPatterns: originPatterns(nodeURLs),
 	})
 	s.hub = hub
+	s.runCluster()
 	recCtx, stopRec := context.WithCancel(context.Background())
 	s.stopRec, s.recDone = stopRec, make(chan struct{})
 	go func() {
@@ -148,15 +168,17 @@ func newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (*server,
 	if cfg.Pprof {
 		mountPprof(mux)
 	}
-	mux.Handle("/", web.Handler(web.Config{DevMode: cfg.Dev, CheckToken: func(room, token string) error {
+	mux.Handle("/", web.Handler(web.Config{DevMode: cfg.Dev, NodeURLs: nodeURLs, CheckToken: func(room, token string) error {
 		_, err := s.tokens.Check(token, room)
 		return err
 	}}))
 	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 
-	if s.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
-		s.close()
-		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	if s.ln == nil {
+		if s.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+			s.close()
+			return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+		}
 	}
 	return s, nil
 }
@@ -196,6 +218,7 @@ func (s *server) shutdown(ctx context.Context) {
 	if err := s.hub.Close(ctx); err != nil {
 		s.log.Warn("sessions did not all end in time", "err", err)
 	}
+	s.waitLessons() // after a drain, the classes recorded here become lessons before we exit
 	if err := s.http.Shutdown(ctx); err != nil {
 		s.log.Warn("http shutdown", "err", err)
 	}
@@ -234,6 +257,7 @@ func newRecorder(cfg serveConfig, store storage.Store, log *slog.Logger, onUpdat
 }
 
 func (s *server) close() {
+	s.stopCluster()
 	if s.turn != nil {
 		s.turn.Close()
 	}

@@ -43,6 +43,8 @@ type Options struct {
 	SocketBuffer int
 	// ICE: relay-only and network restrictions (ice.go); zero: UDP, every candidate type.
 	ICE ICE
+	// Visit is an instructor's breakout visit carried over a redirect (join.visit).
+	Visit int
 
 	// OnKeyframeRequest is called (from an RTCP goroutine) when the server asks for a keyframe
 	// (PLI or FIR) on a published source: a synthetic publisher answers it as a browser would.
@@ -72,23 +74,50 @@ type Client struct {
 	Joined json.RawMessage               // the joined message's data
 	ID     string                        // our participant id
 
-	writeMu sync.Mutex
-	mu      sync.Mutex
-	mids    map[string]TrackInfo
-	decls   any                       // the publish offer's tracks, sent again with every new offer
-	pending []webrtc.ICECandidateInit // subscribe candidates that arrived before the offer
-	errs    chan error
-	done    chan struct{}
-	muxes   []io.Closer // the client's own UDP sockets (Options.SocketBuffer), one per connection
-	where   whereabouts // the room we are in, which the server may change (breakouts)
+	writeMu  sync.Mutex
+	mu       sync.Mutex
+	mids     map[string]TrackInfo
+	decls    any                       // the publish offer's tracks, sent again with every new offer
+	pending  []webrtc.ICECandidateInit // subscribe candidates that arrived before the offer
+	errs     chan error
+	done     chan struct{}
+	muxes    []io.Closer // the client's own UDP sockets (Options.SocketBuffer), one per connection
+	where    whereabouts // the room we are in, which the server may change (breakouts)
+	redirect *Redirect   // the server sent us to another node (redirect.go)
 
 	simTr          *webrtc.RTPTransceiver // the simulcast camera (Options.Simulcast)
 	midExt, ridExt uint8                  // their negotiated header extension ids
 }
 
 // Dial connects, joins, and (if Audio or Video) negotiates the publish connection. It returns once
-// joined; media negotiation continues in the background.
+// joined; media negotiation continues in the background. A redirect to the node that serves the
+// room is followed (redirect.go).
 func Dial(ctx context.Context, o Options) (*Client, error) {
+	for hop := 0; ; hop++ {
+		c, red, err := dial(ctx, o)
+		if err != nil && hop > 0 {
+			return nil, fmt.Errorf("%w: %s: %w", ErrNodeUnreachable, o.URL, err)
+		}
+		if red == nil {
+			return c, err
+		}
+		if hop == MaxRedirects {
+			return nil, fmt.Errorf("client: still redirected after %d hops (last to %s)", MaxRedirects, red.URL)
+		}
+		o = red.Options(o)
+	}
+}
+
+func dial(ctx context.Context, o Options) (*Client, *Redirect, error) {
+	c, err := dialJoin(ctx, o)
+	var red *Redirect
+	if errors.As(err, &red) {
+		return nil, red, nil
+	}
+	return c, nil, err
+}
+
+func dialJoin(ctx context.Context, o Options) (*Client, error) {
 	ws, _, err := websocket.Dial(ctx, o.URL, nil)
 	if err != nil {
 		return nil, fmt.Errorf("client: dial %s: %w", o.URL, err)
@@ -106,12 +135,19 @@ func Dial(ctx context.Context, o Options) (*Client, error) {
 		}
 		return nil, err
 	}
-	if err := c.Send(ctx, "join", map[string]any{"room": o.Room, "name": o.Name, "token": o.Token, "identity": o.Identity}); err != nil {
+	join := map[string]any{"room": o.Room, "name": o.Name, "token": o.Token, "identity": o.Identity}
+	if o.Visit > 0 {
+		join["visit"] = o.Visit
+	}
+	if err := c.Send(ctx, "join", join); err != nil {
 		return fail(err)
 	}
 	typ, data, err := c.read(ctx)
 	if err != nil {
 		return fail(err)
+	}
+	if typ == "redirect" {
+		return fail(parseRedirect(data))
 	}
 	if typ != "joined" {
 		return fail(fmt.Errorf("client: join refused: %s %s", typ, data))
@@ -375,6 +411,10 @@ func (c *Client) readLoop() {
 func (c *Client) handle(typ string, data json.RawMessage) error {
 	ctx := context.Background()
 	switch typ {
+	case "redirect":
+		c.mu.Lock()
+		c.redirect = parseRedirect(data)
+		c.mu.Unlock()
 	case "moved", "breakouts":
 		c.where.update(data)
 	case "answer":

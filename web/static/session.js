@@ -3,11 +3,14 @@
 // and keeping the server's view of our mute/screen state in step with the local media. Chat and
 // hand events pass the same seq check, then go to the classroom model (classroom.js).
 
-import { Signaling, socketURL } from './signaling.js';
+import { Signaling, socketURL, nodeSocketURL } from './signaling.js';
 import { Publisher, Subscriber, useIceServers } from './rtc.js';
 import { VideoQuality } from './quality.js';
 
-const BACKOFF_MS = [500, 1000, 2000, 4000, 5000];
+const BACKOFF_MS = [500, 1000, 2000, 4000, 5000]; // each jittered down by up to a quarter
+// A join may be sent to the node that serves the room (`redirect`); more hops than this in one
+// attempt means the servers disagree, and we stop (docs/protocol.md "Nodes").
+const MAX_REDIRECTS = 3;
 
 /** Plain words for an `error` message from the server. */
 export function describeError(code, message) {
@@ -43,6 +46,12 @@ export class Session {
     this.queue = Promise.resolve();
     this.screenAnnounced = false;
     this.told = {};
+    // Where we connect: home is the address the page came from (behind a load balancer, any node);
+    // url is the node serving the room, after redirects. A rejoin that cannot resume starts at home.
+    this.home = socketURL();
+    this.url = this.home;
+    this.hops = 0;
+    this.visit = 0; // an instructor's breakout visit carried over a redirect
     this.quality = new VideoQuality(this.grid, (d) => this.connected && this.send('set_video_quality', d));
   }
 
@@ -52,6 +61,8 @@ export class Session {
   start() {
     this.resumeToken = null;
     this.attempt = 0;
+    this.url = this.home; // a fresh join goes where the page came from, which redirects if needed
+    this.hops = 0;
     this.connect();
   }
 
@@ -63,7 +74,7 @@ export class Session {
     // A fresh chain per socket: an operation on a peer connection closed meanwhile never settles,
     // and must not hold up the messages of the next connection.
     this.queue = Promise.resolve();
-    const sig = new Signaling(socketURL(), {
+    const sig = new Signaling(this.url, {
       onOpen: () => this.sendJoin(sig),
       // Messages are handled one at a time, in order: a candidate never overtakes its description.
       onMessage: (type, data) => {
@@ -83,6 +94,7 @@ export class Session {
     if (this.token) data.token = this.token;
     else if (this.identity) data.identity = this.identity;
     if (this.resumeToken) data.resume = this.resumeToken;
+    if (this.visit) data.visit = this.visit;
     sig.send('join', data);
   }
 
@@ -93,7 +105,19 @@ export class Session {
     console.info('chalk: connection lost:', why);
     this.sig = null;
     this.ui.connected(false);
-    const delay = BACKOFF_MS[Math.min(this.attempt, BACKOFF_MS.length - 1)];
+    let base = BACKOFF_MS[Math.min(this.attempt, BACKOFF_MS.length - 1)];
+    if (this.state === 'connecting' && this.url !== this.home) {
+      // The node we were sent to (or were on) cannot be reached: it may have died. Join afresh
+      // through the address we started from, which sends us to wherever the room is now. That
+      // address answered, so ask it again soon (the cluster notices a dead node within 5 s)
+      // rather than backing off further.
+      this.url = this.home;
+      this.resumeToken = null;
+      base = 1000;
+      this.attempt = Math.min(this.attempt, 1);
+    }
+    this.hops = 0;
+    const delay = Math.round(base * (0.75 + Math.random() / 4)); // jitter: a class does not retry in step
     this.attempt++;
     this.state = 'waiting';
     const at = Date.now() + delay;
@@ -110,6 +134,7 @@ export class Session {
   async handle(type, d) {
     switch (type) {
       case 'joined': return this.joined(d);
+      case 'redirect': return this.redirected(d);
       case 'answer': return this.pub && this.pub.handleAnswer(d.sdp);
       case 'offer':
         if (!this.sub) {
@@ -154,9 +179,30 @@ export class Session {
     }
   }
 
+  /**
+   * Another node serves the room (or the room moved there: breakout, drain). Join afresh there with
+   * the same name and token; the local media stays, the peer connections are new.
+   */
+  redirected(d) {
+    if (++this.hops > MAX_REDIRECTS) {
+      this.hops = 0;
+      return this.end('refused', 'The class servers could not agree where your room is. Try again in a minute.');
+    }
+    if (this.sig) this.sig.close();
+    this.sig = null;
+    this.closePeers();
+    this.resumeToken = null;
+    this.url = nodeSocketURL(d.url);
+    this.visit = d.visit || 0;
+    this.connect();
+    if (d.reason === 'drain') this.ui.banner('Moving you to another class server…');
+  }
+
   async joined(d) {
     this.state = 'joined';
     this.attempt = 0;
+    this.hops = 0;
+    this.visit = 0; // sent with the join that got here; a later fresh join starts in the main room
     this.quality.reset();
     this.resumeToken = d.resumeToken || null;
     this.me = d.participant.id;
@@ -411,6 +457,7 @@ export class Session {
     return {
       connected: this.connected,
       participantId: this.me,
+      socket: this.url, // the node serving the room, after redirects
       participants: [...this.participants.values()].map((p) => ({
         id: p.id, identity: p.identity, name: p.name, role: p.role, tracks: p.tracks.map((t) => ({ ...t })),
       })),

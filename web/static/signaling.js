@@ -10,6 +10,15 @@ export function socketURL() {
   return `${scheme}//${location.host}/ws`;
 }
 
+/** The socket URL of a node named by a `redirect` (its base URL, http[s]://host:port). */
+export function nodeSocketURL(base) {
+  const u = new URL(base, location.href);
+  u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
+  u.pathname = u.pathname.replace(/\/$/, '') + '/ws';
+  u.search = '';
+  return u.toString();
+}
+
 export class Signaling {
   /**
    * @param {string} url
