@@ -51,21 +51,28 @@ type Node struct {
 	URL string `json:"url"` // base URL clients reach this node at (http[s]://host:port)
 	Load
 	Draining bool `json:"draining"`
-	Rooms    int  `json:"rooms"` // rooms placed on it (filled by Nodes)
+	// Capacity is how many participants the node takes before a room placed on it spills over to
+	// edge nodes (cascading); 0: no limit.
+	Capacity int `json:"capacity,omitempty"`
+	Rooms    int `json:"rooms"` // rooms placed on it (filled by Nodes)
 }
 
-// Route says where a room is served. It is the one routing decision of the cluster; a later
-// "edge" outcome (serving a big lecture from a relay node) would be another field here.
+// Route says where a room is served. It is the one routing decision of the cluster: the asking node
+// hosts the room (Local), serves it as an edge of the hosting node Node/URL (Edge: the host is full,
+// media comes over a relay), or sends the client to Node/URL (neither).
 type Route struct {
-	Node  string // the hosting node's id
+	Node  string // the hosting node's id; with neither Local nor Edge, the node to redirect to
 	URL   string // its base URL
 	Local bool   // the asking node hosts the room
+	Edge  bool   // the asking node serves the room as an edge of Node
 }
 
 // Options configure a Registry.
 type Options struct {
-	ID, URL   string
-	Load      func() Load // sampled at each heartbeat; nil: zero load
+	ID, URL string
+	Load    func() Load // sampled at each heartbeat; nil: zero load
+	// Capacity: participants this node takes before rooms placed on it spill to edges; 0: no limit.
+	Capacity  int
 	Heartbeat time.Duration
 	DeadAfter time.Duration
 	Logger    *slog.Logger
@@ -173,7 +180,7 @@ func (r *Registry) Run(ctx context.Context) {
 }
 
 func (r *Registry) heartbeat(ctx context.Context) error {
-	n := Node{ID: r.opts.ID, URL: r.opts.URL, Draining: r.draining}
+	n := Node{ID: r.opts.ID, URL: r.opts.URL, Draining: r.draining, Capacity: r.opts.Capacity}
 	if r.opts.Load != nil {
 		n.Load = r.opts.Load()
 	}
@@ -214,9 +221,30 @@ func (r *Registry) reap(ctx context.Context) {
 	}()
 }
 
+// appendMissing appends to list the names of more that it lacks.
+func appendMissing(list, more []string) []string {
+	seen := make(map[string]bool, len(list))
+	for _, s := range list {
+		seen[s] = true
+	}
+	for _, s := range more {
+		if !seen[s] {
+			seen[s] = true
+			list = append(list, s)
+		}
+	}
+	return list
+}
+
 // cleanUp runs OnDead for a claimed dead node and, if it succeeds, forgets the node.
 func (r *Registry) cleanUp(ctx context.Context, dead string, rooms []string) {
 	r.log.Warn("node is gone; cleaning up after it", "dead_node", dead, "rooms", len(rooms))
+	// Rooms placed on other nodes may hold its participants too: those it served as an edge.
+	if others, err := r.rdb.HKeys(ctx, keyPlacement).Result(); err == nil {
+		rooms = appendMissing(rooms, others)
+	} else {
+		r.log.Warn("list placed rooms; only the dead node's own rooms are cleaned", "err", err)
+	}
 	if r.opts.OnDead != nil {
 		dctx, cancel := context.WithTimeout(ctx, cleanupLease/2)
 		err := r.opts.OnDead(dctx, dead, rooms)
@@ -258,14 +286,21 @@ func (r *Registry) Drain(ctx context.Context) error {
 // Route places room if it is not placed on a live, non-draining node (least-loaded live node
 // first) and says where it is served. One script, so concurrent joins on several nodes agree.
 func (r *Registry) Route(ctx context.Context, room string) (Route, error) {
-	res, err := routeScript.Run(ctx, r.rdb, []string{keyPlacement, keyNodes, keyAlive}, room, prefixRooms).StringSlice()
+	res, err := routeScript.Run(ctx, r.rdb, []string{keyPlacement, keyNodes, keyAlive}, room, prefixRooms, r.opts.ID).StringSlice()
 	if errors.Is(err, redis.Nil) {
 		return Route{}, ErrNoNode
 	}
 	if err != nil {
 		return Route{}, fmt.Errorf("cluster: route %s: %w", room, err)
 	}
-	return Route{Node: res[0], URL: res[1], Local: res[0] == r.opts.ID}, nil
+	rt := Route{Node: res[0], URL: res[1]}
+	switch res[2] {
+	case "home":
+		rt.Local = res[0] == r.opts.ID
+	case "edge":
+		rt.Edge = true
+	}
+	return rt, nil
 }
 
 // Lookup says where room is placed without placing it; ok is false when it is not placed on a

@@ -142,3 +142,54 @@ func TestDeadNodeIsCleanedUpOnceAndItsRoomsReplaced(t *testing.T) {
 		t.Fatalf("live nodes %+v %v, want b and c", nodes, err)
 	}
 }
+
+// A room whose owner is at its capacity spills: a join through another node below capacity is
+// served there as an edge; a join through the full owner, or through a full node, is sent to a node
+// with room to spare; when every node is full, the owner takes it.
+func TestRouteSpillsAFullRoomToEdges(t *testing.T) {
+	url := redistest.Start(t)
+	ctx := context.Background()
+	load := map[string]int{}
+	node := func(id string) *Registry {
+		return newNode(t, url, id, Options{Capacity: 2, Load: func() Load { return Load{Participants: load[id]} }})
+	}
+	a, b, c := node("a"), node("b"), node("c")
+	beat := func() {
+		for _, r := range []*Registry{a, b, c} {
+			if err := r.heartbeat(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	rt, err := a.Route(ctx, "lecture")
+	if err != nil || !rt.Local || rt.Edge {
+		t.Fatalf("first route %+v %v, want placed on a (lowest id, all idle)", rt, err)
+	}
+	load["a"] = 2 // a is full
+	beat()
+	tests := []struct {
+		name string
+		from *Registry
+		load map[string]int
+		want Route
+	}{
+		{"through a node with room: edge there", b, map[string]int{"a": 2}, Route{Node: "a", URL: "http://a", Edge: true}},
+		{"through the full owner: sent to the least-loaded node with room", a, map[string]int{"a": 2, "b": 1}, Route{Node: "c", URL: "http://c"}},
+		{"through a full node: sent to one with room", b, map[string]int{"a": 2, "b": 2, "c": 1}, Route{Node: "c", URL: "http://c"}},
+		{"every node full: the owner takes it", c, map[string]int{"a": 2, "b": 2, "c": 2}, Route{Node: "a", URL: "http://a"}},
+		{"the owner has room again: home", c, map[string]int{"a": 1, "b": 2, "c": 2}, Route{Node: "a", URL: "http://a"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clear(load)
+			for k, v := range tt.load {
+				load[k] = v
+			}
+			beat()
+			got, err := tt.from.Route(ctx, "lecture")
+			if err != nil || got != tt.want {
+				t.Fatalf("route from %s = %+v (%v), want %+v", tt.from.ID(), got, err, tt.want)
+			}
+		})
+	}
+}

@@ -161,6 +161,13 @@ func (h *Hub) ensureEdgeRelay(s *session) error {
 	return nil
 }
 
+// servesAsEdge reports whether this node relays room from its home node for local sessions.
+func (h *Hub) servesAsEdge(room string) bool {
+	h.edges.mu.Lock()
+	defer h.edges.mu.Unlock()
+	return h.edges.rooms[room] != nil
+}
+
 // releaseEdgeRelay: s left; the relay stops with the room's last local session.
 func (h *Hub) releaseEdgeRelay(s *session) {
 	h.edges.mu.Lock()

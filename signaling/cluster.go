@@ -74,7 +74,7 @@ func (h *Hub) routeJoin(j *joinMsg, me rooms.Participant) (*redirectMsg, *Protoc
 	case err != nil:
 		h.log.Error("route a join", "room", target, "err", err)
 		return nil, protoErr(CodeInternal, "join", "could not find the server for this room; try again")
-	case rt.Local:
+	case rt.Local, rt.Edge: // an edge serves the join here; its media comes over a relay (cascade_edge.go)
 		return nil, nil
 	}
 	reason := RedirectPlacement
@@ -110,7 +110,7 @@ func (s *session) elsewhere(room string) (cluster.Route, bool) {
 		s.log.Error("route a room; staying on this node", "to", room, "err", err)
 		return cluster.Route{}, false
 	}
-	return rt, !rt.Local
+	return rt, !rt.Local && !rt.Edge
 }
 
 // redirect sends the client to another node and ends the session here (the participant leaves with
@@ -145,6 +145,9 @@ func (h *Hub) checkPlacement(ctx context.Context, reason string) {
 		cancel()
 		if err != nil || !ok || rt.Local {
 			continue
+		}
+		if reason != RedirectDrain && h.servesAsEdge(room) {
+			continue // placed elsewhere on purpose: this node is one of the room's edges
 		}
 		for _, s := range h.sessionsIn(room) {
 			s.mbox.post(func() {

@@ -39,7 +39,7 @@ func nodeURL(cfg serveConfig, ln net.Listener) string {
 func (s *server) joinCluster(ctx context.Context, hub **signaling.Hub, reg prometheus.Registerer) error {
 	cpu := &cpuSampler{}
 	r, err := cluster.New(ctx, s.cfg.RedisURL, cluster.Options{
-		ID: s.cfg.NodeID, URL: nodeURL(s.cfg, s.ln), Logger: s.log,
+		ID: s.cfg.NodeID, URL: nodeURL(s.cfg, s.ln), Logger: s.log, Capacity: s.cfg.NodeCapacity,
 		Load: func() cluster.Load {
 			l := cluster.Load{CPU: cpu.sample()}
 			if *hub != nil {
@@ -60,6 +60,27 @@ func (s *server) joinCluster(ctx context.Context, hub **signaling.Hub, reg prome
 	hosted := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "chalk_cluster_rooms_hosted", Help: "Rooms placed on this node."},
 		func() float64 { _, n := r.Stats(); return float64(n) })
 	return errors.Join(reg.Register(alive), reg.Register(hosted))
+}
+
+// edge is the hub's Edge hook: a room whose placement names another node is served here as an edge
+// of it (placement sent the join here because that node is full, see cluster.Route), its media
+// relayed from there. Nil without a cluster.
+func (s *server) edge() func(ctx context.Context, room string) (string, bool, error) {
+	if s.reg == nil {
+		return nil
+	}
+	return func(ctx context.Context, room string) (string, bool, error) {
+		rt, ok, err := s.reg.Lookup(ctx, room)
+		if err == nil && !ok { // not placed (its node died): place it, then read where
+			if _, err = s.reg.Route(ctx, room); err == nil {
+				rt, ok, err = s.reg.Lookup(ctx, room)
+			}
+		}
+		if err != nil || !ok || rt.Local {
+			return "", false, err
+		}
+		return rt.URL, true, nil
+	}
 }
 
 // router is the registry as the hub's Router, or nil without a cluster (never a typed nil).

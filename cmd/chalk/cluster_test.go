@@ -114,6 +114,7 @@ type roamer struct {
 	opts client.Options
 	recv *bySender
 	raw  atomic.Int64 // every packet received, synthetic or not (a browser's media)
+	sent atomic.Int64 // synthetic packets written (audio and video)
 
 	mu        sync.Mutex
 	home      string // socket URL of the node it rejoins through
@@ -242,6 +243,7 @@ func (r *roamer) publish(c *client.Client) {
 		num := uint32(r.idx*senderBase) + n
 		client.WriteSynthetic(c.Audio, webrtc.RTPCodecTypeAudio, num, 0)
 		client.WriteSynthetic(c.Video, webrtc.RTPCodecTypeVideo, num, 10)
+		r.sent.Add(2)
 	}
 }
 

@@ -38,6 +38,7 @@ type serveConfig struct {
 
 	NodeURL      string        // with Redis: the base URL clients reach this node at (redirects)
 	DrainTimeout time.Duration // with Redis: how long SIGTERM waits for sessions to move to other nodes
+	NodeCapacity int           // with Redis: participants before this node's rooms spill to edge nodes; 0: no limit
 }
 
 // env reads defaults from the environment and remembers the first malformed value.
@@ -100,6 +101,7 @@ func parseServeConfig(args []string) (serveConfig, error) {
 	fs.IntVar(&c.VideoLastNAbove, "video-last-n-above", e.int("CHALK_VIDEO_LAST_N_ABOVE", signaling.DefaultVideoLastNAbove), "a room is large when it has more cameras than this (env CHALK_VIDEO_LAST_N_ABOVE)")
 
 	fs.StringVar(&c.NodeURL, "node-url", e.str("CHALK_NODE_URL", ""), "with -redis: the base URL clients reach this node itself at (not a load balancer), e.g. https://node-1.class.example.org; default: -public-url, else the listen address (env CHALK_NODE_URL)")
+	fs.IntVar(&c.NodeCapacity, "node-capacity", e.int("CHALK_NODE_CAPACITY", 0), "with -redis: participants this node takes before a room hosted here spills to other nodes, which relay its media (a cascaded lecture); 0: no limit (env CHALK_NODE_CAPACITY)")
 	drain := fs.String("drain-timeout", e.str("CHALK_DRAIN_TIMEOUT", "30s"), "with -redis: on SIGTERM, how long to wait for participants to move to other nodes (env CHALK_DRAIN_TIMEOUT)")
 	finishTURN := c.TURN.flags(fs, &e)
 	mediaBatch := fs.Bool("media-batch", e.bool("CHALK_MEDIA_BATCH", true), "send each forwarded packet's copies with one sendmmsg instead of a sendto each (env CHALK_MEDIA_BATCH)")

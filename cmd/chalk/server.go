@@ -146,7 +146,7 @@ func newServer(ctx context.Context, cfg serveConfig, log *slog.Logger) (*server,
 		Logger: log, Metrics: sigMetrics, Recorder: s.rec, AutoRecord: cfg.AutoRecord,
 		VideoLastN: cfg.VideoLastN, VideoLastNAbove: cfg.VideoLastNAbove,
 		ICEServers: ice.forIdentity,
-		Router:     s.router(), OriginPatterns: originPatterns(nodeURLs),
+		Router:     s.router(), OriginPatterns: originPatterns(nodeURLs), Edge: s.edge(),
 	})
 	s.hub = hub
 	s.runCluster()
