@@ -38,7 +38,7 @@ func benchLessonReady(b *testing.B, parts int) {
 	var ready, preview, session, cpu time.Duration
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
-		e := newEnv(b, nil, func(c *Config) { c.Layout.Parts = parts })
+		e := newEnv(b, nil, func(c *Config) { c.Layout.Parts, c.LivePart = parts, -1 })
 		e.run(b)
 		rec := record(b, e.svc, e.clk, "bench", length, srcs)
 		cpu0 := childCPU(b)

@@ -130,6 +130,12 @@ func castOf(videos []media) (screens []media, presenter *media, others []media) 
 // minPart is the shortest part worth its own ffmpeg (start-up and seeking cost about a second).
 const minPart = 10 * time.Second
 
+// key names what makes parts composed with this layout joinable (the same canvas, rate and
+// encoder settings): a part made under another layout is not reused.
+func (l Layout) key() string {
+	return fmt.Sprintf("%dx%d@%d/%s/%d/%d", l.Width, l.Height, l.FPS, l.Preset, l.CRF, l.MaxTiles)
+}
+
 // partBounds splits [0, duration) into parts: n of them if n > 0, else one per core but none
 // shorter than minPart. Inner bounds are whole seconds.
 func partBounds(duration time.Duration, n, cores int) []time.Duration {
@@ -147,8 +153,19 @@ func partBounds(duration time.Duration, n, cores int) []time.Duration {
 // composeVideoCommand builds the ffmpeg run that makes the video of [from, to) of the lesson, as
 // H.264 without audio: the layout over time, each input placed at its offset (late joiners), video
 // gaps hiding their tile (spans).
+//
+// A part's layout depends only on the tracks that started before its end (to): who presents, and
+// whether a screen has been shared, is decided from them. So a part composed during the class,
+// once its tracks are written past to, is the part a later composition would make: what happens
+// afterwards cannot change it.
 func composeVideoCommand(l Layout, videos []media, from, to time.Duration, out string) ffmpeg.Command {
-	screens, presenter, others := castOf(videos)
+	var started []media
+	for _, v := range videos {
+		if v.Offset.D() < to {
+			started = append(started, v)
+		}
+	}
+	screens, presenter, others := castOf(started)
 	length := to - from
 	cmd := ffmpeg.Command{Duration: length}
 	dur := ffmpeg.Seconds(length)

@@ -29,6 +29,7 @@ func Prefix(lesson string) string { return "lessons/" + lesson + "/" }
 // Run processes stopped recordings into lessons until ctx ends. It first resumes what a previous
 // run left: lessons not fully stored, compositions cut short, recordings a crash interrupted.
 func (s *Service) Run(ctx context.Context) error {
+	defer s.liveCancel()
 	s.resume()
 	for {
 		s.mu.Lock()
@@ -192,6 +193,18 @@ func (s *Service) process(ctx context.Context, id string) error {
 		}
 	}()
 
+	// The parts composed during the class: the one under way at the stop is finished first.
+	live, err := s.waitLive(ctx, id)
+	if err != nil {
+		return err
+	}
+	if len(live) > len(j.LiveParts) {
+		j.LiveParts = live
+		if err := j.save(dir); err != nil {
+			return err
+		}
+	}
+
 	// The lesson video.
 	if !j.ComposeDone && j.ComposeAttempts < s.cfg.MaxComposeAttempts {
 		j.ComposeAttempts++
@@ -199,11 +212,12 @@ func (s *Service) process(ctx context.Context, id string) error {
 			return err
 		}
 		start := time.Now()
-		err := s.compose(ctx, dir, tracks, m.Duration.D(), log)
+		composedLive, err := s.compose(ctx, dir, tracks, m.Duration.D(), j.LiveParts, log)
 		switch {
 		case err == nil:
-			j.ComposeDone, m.Video, m.Error = true, videoFile, ""
-			log.Info("lesson video composed", "took", time.Since(start).Round(time.Millisecond), "duration", m.Duration.D().Round(time.Millisecond))
+			j.ComposeDone, m.Video, m.Error, m.ComposedLive = true, videoFile, "", Seconds(composedLive)
+			log.Info("lesson video composed", "took", time.Since(start).Round(time.Millisecond), "duration", m.Duration.D().Round(time.Millisecond),
+				"composedDuringClass", composedLive)
 		case ctx.Err() != nil:
 			j.ComposeAttempts-- // cut short by shutdown: not the composition's fault
 			_ = j.save(dir)
@@ -274,19 +288,21 @@ func (s *Service) process(ctx context.Context, id string) error {
 }
 
 // compose makes lesson.mp4 (through a temporary name, so a half-made file is never taken as done):
-// the video parts and the audio mix at once, then the join (see compose.go).
-func (s *Service) compose(ctx context.Context, dir string, tracks []media, duration time.Duration, log interface {
+// the parts composed during the class are reused, the video parts of the rest and the audio mix
+// are made at once, then the join (see compose.go). It returns how much of the video came from
+// the class's parts.
+func (s *Service) compose(ctx context.Context, dir string, tracks []media, duration time.Duration, live []livePart, log interface {
 	Info(string, ...any)
-}) error {
+}) (time.Duration, error) {
 	if duration <= 0 {
-		return errors.New("recording has no duration")
+		return 0, errors.New("recording has no duration")
 	}
 	work := filepath.Join(dir, "compose")
 	if err := os.RemoveAll(work); err != nil { // a run cut short by a restart left its parts
-		return fmt.Errorf("recorder: %w", err)
+		return 0, fmt.Errorf("recorder: %w", err)
 	}
 	if err := os.MkdirAll(work, 0o755); err != nil {
-		return fmt.Errorf("recorder: %w", err)
+		return 0, fmt.Errorf("recorder: %w", err)
 	}
 	defer os.RemoveAll(work)
 
@@ -298,15 +314,16 @@ func (s *Service) compose(ctx context.Context, dir string, tracks []media, durat
 			audios = append(audios, t)
 		}
 	}
-	bounds := partBounds(duration, s.cfg.Layout.Parts, runtime.NumCPU())
+	parts, from := usableLive(dir, live, s.cfg.Layout.key(), duration)
+	tail := duration - from
+	bounds := partBounds(tail, s.cfg.Layout.Parts, runtime.NumCPU())
 	var cmds []ffmpeg.Command
-	var parts []string
 	done := make([]time.Duration, len(bounds)-1) // media time composed per part, for the log
 	var mu sync.Mutex
 	next := 0.25
 	for i := range len(bounds) - 1 {
 		p := filepath.Join(work, fmt.Sprintf("part%03d.mp4", i))
-		cmd := composeVideoCommand(s.cfg.Layout, videos, bounds[i], bounds[i+1], p)
+		cmd := composeVideoCommand(s.cfg.Layout, videos, from+bounds[i], from+bounds[i+1], p)
 		cmd.OnProgress = func(p ffmpeg.Progress) {
 			mu.Lock()
 			defer mu.Unlock()
@@ -315,8 +332,8 @@ func (s *Service) compose(ctx context.Context, dir string, tracks []media, durat
 			for _, d := range done {
 				sum += d
 			}
-			if f := sum.Seconds() / duration.Seconds(); f >= next && f < 1 {
-				log.Info("composing lesson video", "progress", fmt.Sprintf("%.0f%%", 100*f), "parts", len(done))
+			if f := sum.Seconds() / tail.Seconds(); f >= next && f < 1 {
+				log.Info("composing lesson video", "progress", fmt.Sprintf("%.0f%%", 100*f), "parts", len(done), "composedDuringClass", from)
 				next += 0.25
 			}
 		}
@@ -325,13 +342,13 @@ func (s *Service) compose(ctx context.Context, dir string, tracks []media, durat
 	audio := filepath.Join(work, "audio.m4a")
 	cmds = append(cmds, composeAudioCommand(audios, duration, audio))
 	if err := s.runAll(ctx, cmds); err != nil {
-		return err
+		return 0, err
 	}
 	list := filepath.Join(work, "parts.txt")
 	if err := os.WriteFile(list, []byte(concatList(parts)), 0o644); err != nil {
-		return fmt.Errorf("recorder: %w", err)
+		return 0, fmt.Errorf("recorder: %w", err)
 	}
-	return s.runFFmpeg(ctx, joinCommand(list, audio, duration, filepath.Join(dir, videoFile+".tmp")), filepath.Join(dir, videoFile))
+	return from, s.runFFmpeg(ctx, joinCommand(list, audio, duration, filepath.Join(dir, videoFile+".tmp")), filepath.Join(dir, videoFile))
 }
 
 // runAll runs the commands at once and waits for all of them. The first failure stops the others
