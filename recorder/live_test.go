@@ -1,0 +1,94 @@
+package recorder
+
+import (
+	"context"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+)
+
+// A crash during the class keeps the parts composed before it: the journal lists them, their
+// files were synced before it did, and the tracks' frames and timestamps survive the remux that
+// repairs them, so the next start composes only what came after the last part.
+func TestLivePartsSurviveCrash(t *testing.T) {
+	e := newEnv(t, nil, func(c *Config) { c.LivePart = 3 * time.Second })
+	rec := recordRealTime(t, e.svc, e.clk, "r", 9*time.Second, shortClass(t, 9*time.Second))
+	dir := filepath.Join(e.dir, rec.ID())
+	deadline := time.Now().Add(time.Minute)
+	for { // [0,3) is composed once the tracks are written past 6.5 s
+		j, err := readJob(dir)
+		if err == nil && len(j.LiveParts) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no part composed during the class")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	crashed := t.TempDir()
+	if err := exec.Command("cp", "-a", dir, crashed).Run(); err != nil {
+		t.Fatal(err)
+	}
+	rec.Stop()
+	if _, err := e.svc.waitLive(context.Background(), rec.ID()); err != nil {
+		t.Fatal(err)
+	}
+
+	e2 := newEnv(t, e.store, func(c *Config) { c.Dir, c.LivePart = crashed, 3*time.Second })
+	e2.run(t)
+	m := e2.waitFor(t, rec.ID(), time.Minute)
+	if m.Status != StatusReady || !m.Interrupted {
+		t.Fatalf("recovered lesson: %s interrupted=%v %q", m.Status, m.Interrupted, m.Error)
+	}
+	if m.ComposedLive.D() < 3*time.Second {
+		t.Fatalf("composed during the class: %v; the part made before the crash was not reused", m.ComposedLive.D())
+	}
+	p := probe(t, fetch(t, e.store, Prefix(rec.ID())+m.Video))
+	if len(p.StreamsOf("video")) != 1 || len(p.StreamsOf("audio")) != 1 || !within(p.Duration, m.Duration.D(), 300*time.Millisecond) {
+		t.Fatalf("recovered video: %+v (recorded %v)", p, m.Duration.D())
+	}
+	if v, want := p.StreamsOf("video")[0], int64(math.Ceil(m.Duration.D().Seconds()*15-1e-9)); v.Packets != want {
+		t.Fatalf("recovered video has %d frames, want %d", v.Packets, want)
+	}
+}
+
+func TestUsableLive(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "live"), 0o755)
+	for _, f := range []string{"a", "b", "c", "d"} {
+		os.WriteFile(filepath.Join(dir, "live", f), nil, 0o644)
+	}
+	s := func(n int) Seconds { return Seconds(time.Duration(n) * time.Second) }
+	part := func(from, to int, file string) livePart {
+		return livePart{From: s(from), To: s(to), File: "live/" + file, Layout: "L"}
+	}
+	for _, c := range []struct {
+		name     string
+		parts    []livePart
+		duration time.Duration
+		files    []string
+		end      time.Duration
+	}{
+		{"none", nil, time.Minute, nil, 0},
+		{"in order", []livePart{part(0, 10, "a"), part(10, 20, "b")}, time.Minute, []string{"a", "b"}, 20 * time.Second},
+		{"journal order does not matter", []livePart{part(10, 30, "b"), part(0, 10, "a")}, time.Minute, []string{"a", "b"}, 30 * time.Second},
+		{"a hole ends them", []livePart{part(0, 10, "a"), part(20, 30, "b")}, time.Minute, []string{"a"}, 10 * time.Second},
+		{"a missing file ends them", []livePart{part(0, 10, "a"), part(10, 20, "gone"), part(20, 30, "c")}, time.Minute, []string{"a"}, 10 * time.Second},
+		{"another layout", []livePart{part(0, 10, "a"), {From: s(10), To: s(20), File: "live/b", Layout: "other"}}, time.Minute, []string{"a"}, 10 * time.Second},
+		{"a tail is always left", []livePart{part(0, 10, "a"), part(10, 20, "b")}, 20 * time.Second, []string{"a"}, 10 * time.Second},
+		{"not past a shorter recovered recording", []livePart{part(0, 10, "a"), part(10, 20, "b")}, 15 * time.Second, []string{"a"}, 10 * time.Second},
+	} {
+		files, end := usableLive(dir, c.parts, "L", c.duration)
+		var names []string
+		for _, f := range files {
+			names = append(names, filepath.Base(f))
+		}
+		if !slices.Equal(names, c.files) || end != c.end {
+			t.Errorf("%s: %v up to %v, want %v up to %v", c.name, names, end, c.files, c.end)
+		}
+	}
+}
