@@ -2,6 +2,7 @@ package recorder
 
 import (
 	"fmt"
+	"io"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -253,11 +254,49 @@ func composeVideoCommand(l Layout, videos []media, from, to time.Duration, out s
 // composeAudioCommand builds the ffmpeg run that mixes everyone's audio for the whole lesson, as
 // AAC: each voice from its offset with silence in its gaps, one mix, padded to the end.
 func composeAudioCommand(audios []media, duration time.Duration, out string) ffmpeg.Command {
-	cmd := ffmpeg.Command{Duration: duration}
-	dur := ffmpeg.Seconds(duration)
+	cmd := mixAudio(audios, 0, duration)
+	cmd.Outputs = []ffmpeg.Output{{
+		Path: out, Maps: []string{"[a]"},
+		Args: []string{"-c:a", "aac", "-b:a", "96k", "-ar", "48000", "-t", ffmpeg.Seconds(duration), "-vn", "-f", "mp4"},
+	}}
+	return cmd
+}
+
+// Raw audio between the mix of a part and the encoder that runs through the class: 32-bit float
+// (what the mix makes; no clipping before the encoder) stereo at 48 kHz, so parts join to the sample.
+var rawAudio = []string{"-f", "f32le", "-ar", "48000", "-ac", "2"}
+
+const rawFrameBytes = 2 * 4 // a stereo sample of rawAudio
+
+// mixAudioPartCommand builds the ffmpeg run that mixes [from, to) of everyone's audio, as raw
+// samples (rawAudio): exactly (to-from) × 48000 of them for whole seconds.
+func mixAudioPartCommand(audios []media, from, to time.Duration, out string) ffmpeg.Command {
+	cmd := mixAudio(audios, from, to)
+	cmd.Outputs = []ffmpeg.Output{{
+		Path: out, Maps: []string{"[a]"},
+		Args: append([]string{"-c:a", "pcm_f32le", "-t", ffmpeg.Seconds(to - from), "-vn"}, rawAudio...),
+	}}
+	return cmd
+}
+
+// mixAudio is the inputs and filter of a mix of [from, to) labelled [a]: each voice placed at its
+// offset (or seeked into, when it started before from) with silence in its gaps, padded to the end.
+func mixAudio(audios []media, from, to time.Duration) ffmpeg.Command {
+	cmd := ffmpeg.Command{Duration: to - from}
+	dur := ffmpeg.Seconds(to - from)
 	var fc, mix []string
-	for i, a := range audios {
-		cmd.Inputs = append(cmd.Inputs, ffmpeg.Input{Path: a.path, Offset: a.Offset.D()})
+	for _, a := range audios {
+		if a.Offset.D() >= to {
+			continue
+		}
+		in := ffmpeg.Input{Path: a.path}
+		if at := a.Offset.D() - from; at >= 0 {
+			in.Offset = at
+		} else {
+			in.Args = []string{"-ss", ffmpeg.Seconds(-at)}
+		}
+		cmd.Inputs = append(cmd.Inputs, in)
+		i := len(cmd.Inputs) - 1
 		label := fmt.Sprintf("a%d", i)
 		fc = append(fc, fmt.Sprintf("[%d:a]aresample=48000:async=1000:first_pts=0,aformat=sample_fmts=fltp:channel_layouts=stereo[%s]", i, label))
 		mix = append(mix, "["+label+"]")
@@ -272,11 +311,20 @@ func composeAudioCommand(audios []media, duration time.Duration, out string) ffm
 			strings.Join(mix, ""), len(mix), dur))
 	}
 	cmd.FilterComplex = strings.Join(fc, ";")
-	cmd.Outputs = []ffmpeg.Output{{
-		Path: out, Maps: []string{"[a]"},
-		Args: []string{"-c:a", "aac", "-b:a", "96k", "-ar", "48000", "-t", dur, "-vn", "-f", "mp4"},
-	}}
 	return cmd
+}
+
+// encodeAudioCommand builds the ffmpeg run that encodes raw audio (rawAudio) read from stdin as
+// AAC, until stdin ends: the mix of the class, part by part.
+func encodeAudioCommand(stdin io.Reader, out string) ffmpeg.Command {
+	return ffmpeg.Command{
+		Inputs: []ffmpeg.Input{{Path: "pipe:0", Args: rawAudio}},
+		Stdin:  stdin,
+		Outputs: []ffmpeg.Output{{
+			Path: out, Maps: []string{"0:a"},
+			Args: []string{"-c:a", "aac", "-b:a", "96k", "-ar", "48000", "-f", "mp4"},
+		}},
+	}
 }
 
 // joinCommand builds the ffmpeg run that joins the video parts (listed in the concat file list)

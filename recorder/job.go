@@ -57,6 +57,8 @@ type job struct {
 	Done            bool            `json:"done,omitempty"`
 	// LiveParts are the parts of the video composed during the class (see live.go).
 	LiveParts []livePart `json:"liveParts,omitempty"`
+	// LiveAudio: the audio mix was encoded during the class (only the tail's mix after the stop).
+	LiveAudio bool `json:"liveAudio,omitempty"`
 }
 
 const jobFile = "job.json"

@@ -2,11 +2,15 @@ package recorder
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/chalk-edu/chalk/recorder/ffmpeg"
 )
 
 // Live composition: while the class runs, the lesson video is composed in parts of the past, so
@@ -21,6 +25,11 @@ import (
 // there is on disk (liveMargin). Parts lie on a grid of Config.LivePart, where the recorder asks
 // cameras for a keyframe (seekGrid), so a part's seek decodes little. One ffmpeg at a time, niced,
 // on one thread: the class keeps its CPU.
+//
+// The audio goes the same way, without joins: AAC cannot be cut and joined to the sample (each run
+// of the encoder starts with its own priming), so one encoder runs through the class, fed on its
+// stdin the raw mix of each part as the part is made; after the stop it gets the tail's mix and
+// ends. If anything goes wrong with it, the whole mix is made after the stop as before.
 
 // liveMargin is how far every video track must be written past a part's end before it is composed:
 // the sample builder's reordering delay (a second), the gap that makes a pause a gap (videoGap),
@@ -55,6 +64,15 @@ type liveComposer struct {
 
 	mu    sync.Mutex
 	parts []livePart
+
+	enc       *audioEncoder // the audio mix so far, while it holds every part from 0 (run's alone until done)
+	audioGone bool          // the audio failed once: it is mixed after the stop
+}
+
+// liveResult is what a live composer hands to the processing after the stop.
+type liveResult struct {
+	parts []livePart
+	enc   *audioEncoder // nil if the audio is to be mixed after the stop; else its end is enc.upTo
 }
 
 func (s *Service) startLive(r *Recording) {
@@ -96,7 +114,7 @@ func (lc *liveComposer) run() {
 			return
 		case <-tick.C:
 		}
-		to, videos, ok := lc.next(from)
+		to, videos, audios, ok := lc.next(from)
 		if !ok {
 			continue
 		}
@@ -106,17 +124,61 @@ func (lc *liveComposer) run() {
 			if lc.ctx.Err() == nil {
 				r.log.Warn("composing during the class stopped; the rest is composed after it", "from", from, "to", to, "err", err)
 			}
+			lc.dropAudio()
 			return
 		}
-		r.log.Debug("lesson video part composed during the class", "from", from, "to", to, "took", time.Since(start).Round(time.Millisecond))
+		if err := lc.mixAudio(from, to, audios); err != nil {
+			if lc.ctx.Err() == nil {
+				r.log.Warn("mixing the audio during the class stopped; it is mixed after it", "from", from, "to", to, "err", err)
+			}
+			lc.dropAudio()
+		}
+		r.log.Debug("lesson part composed during the class", "from", from, "to", to, "audio", lc.enc != nil, "took", time.Since(start).Round(time.Millisecond))
 		lc.add(p)
 		from = to
 	}
 }
 
+// mixAudio mixes [from, to) of the audio and feeds it to the class's encoder (started with the
+// first part).
+func (lc *liveComposer) mixAudio(from, to time.Duration, audios []media) error {
+	if lc.audioGone {
+		return nil
+	}
+	s := lc.rec.svc
+	ff := s.tool()
+	ff.Threads, ff.Nice = liveThreads, liveNice
+	dir := filepath.Join(lc.rec.dir, "live")
+	if lc.enc == nil {
+		if from != 0 {
+			return nil
+		}
+		lc.enc = startAudioEncoder(lc.ctx, ff, filepath.Join(dir, "audio.m4a.tmp"))
+	}
+	raw := filepath.Join(dir, fmt.Sprintf("audio-%06d.f32", int(from/time.Second)))
+	defer os.Remove(raw)
+	if err := ff.Run(lc.ctx, mixAudioPartCommand(audios, from, to, raw)); err != nil {
+		return err
+	}
+	// The parts join to the sample only if each has exactly its share: check rather than drift.
+	want := int64((to-from)/time.Second) * 48000 * rawFrameBytes
+	if st, err := os.Stat(raw); err != nil || st.Size() != want {
+		return fmt.Errorf("recorder: the mix of [%v, %v) is not %d bytes of samples (%v)", from, to, want, err)
+	}
+	return lc.enc.feed(raw, to)
+}
+
+func (lc *liveComposer) dropAudio() {
+	lc.audioGone = true
+	if lc.enc != nil {
+		lc.enc.abort()
+		lc.enc = nil
+	}
+}
+
 // next says whether the part from a grid point is ready, how far it reaches (one or more grid
-// cells) and the video tracks as written so far.
-func (lc *liveComposer) next(from time.Duration) (time.Duration, []media, bool) {
+// cells) and the video and audio tracks as written so far.
+func (lc *liveComposer) next(from time.Duration) (time.Duration, []media, []media, bool) {
 	r := lc.rec
 	grid := r.svc.cfg.LivePart
 	now := r.svc.now().Sub(r.started)
@@ -124,24 +186,26 @@ func (lc *liveComposer) next(from time.Duration) (time.Duration, []media, bool) 
 	tracks := append([]*Track(nil), r.tracks...)
 	r.mu.Unlock()
 	upTo := now
-	var videos []media
+	var videos, audios []media
 	for _, t := range tracks {
-		if !t.w.video {
-			continue
-		}
 		upTo = min(upTo, t.writtenUpTo(now))
 		offset, spans, started := t.w.state()
 		if !started {
 			continue // no frame yet: it starts after the part (liveMargin covers its keyframe)
 		}
 		res := TrackResult{TrackInfo: t.info, File: "tracks/" + t.file, Offset: Seconds(offset), Spans: spans}
-		videos = append(videos, media{TrackResult: res, path: filepath.Join(r.dir, "tracks", t.file)})
+		m := media{TrackResult: res, path: filepath.Join(r.dir, "tracks", t.file)}
+		if t.w.video {
+			videos = append(videos, m)
+		} else {
+			audios = append(audios, m)
+		}
 	}
 	cells := (upTo - liveMargin - from) / grid
 	if cells < 1 {
-		return 0, nil, false
+		return 0, nil, nil, false
 	}
-	return from + min(cells, maxLiveCells)*grid, videos, true
+	return from + min(cells, maxLiveCells)*grid, videos, audios, true
 }
 
 func (lc *liveComposer) compose(from, to time.Duration, videos []media) (livePart, error) {
@@ -190,26 +254,84 @@ func (lc *liveComposer) add(p livePart) {
 }
 
 // waitLive waits until the lesson's live composer (if it still runs in this process) has finished
-// the part it was making when the recording stopped, and returns every part it made.
-func (s *Service) waitLive(ctx context.Context, id string) ([]livePart, error) {
+// the part it was making when the recording stopped, and returns every part it made, with the
+// audio encoder if it holds the mix of all of them. The caller must finish or abort the encoder.
+func (s *Service) waitLive(ctx context.Context, id string) (liveResult, error) {
 	s.mu.Lock()
 	lc := s.live[id]
 	s.mu.Unlock()
 	if lc == nil {
-		return nil, nil
+		return liveResult{}, nil
 	}
 	lc.finish()
 	select {
 	case <-lc.done:
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return liveResult{}, ctx.Err()
 	}
 	s.mu.Lock()
 	delete(s.live, id)
 	s.mu.Unlock()
 	lc.mu.Lock()
 	defer lc.mu.Unlock()
-	return append([]livePart(nil), lc.parts...), nil
+	return liveResult{parts: append([]livePart(nil), lc.parts...), enc: lc.enc}, nil
+}
+
+// audioEncoder is the AAC encoder that runs through the class, fed the raw mix part by part.
+type audioEncoder struct {
+	out    string
+	pw     *io.PipeWriter
+	cancel context.CancelFunc
+	done   chan struct{}
+	err    error         // Run's, once done is closed
+	upTo   time.Duration // the mix fed so far ends here
+}
+
+var errEncoderEnded = errors.New("recorder: the audio encoder ended")
+
+func startAudioEncoder(ctx context.Context, ff ffmpeg.Tool, out string) *audioEncoder {
+	ctx, cancel := context.WithCancel(ctx)
+	pr, pw := io.Pipe()
+	e := &audioEncoder{out: out, pw: pw, cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(e.done)
+		e.err = ff.Run(ctx, encodeAudioCommand(pr, out))
+		pr.CloseWithError(errEncoderEnded) // a feed after the end fails instead of blocking
+	}()
+	return e
+}
+
+// feed gives the encoder the raw mix in path, which ends at upTo.
+func (e *audioEncoder) feed(path string, upTo time.Duration) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("recorder: %w", err)
+	}
+	defer f.Close()
+	if _, err := io.Copy(e.pw, f); err != nil {
+		return fmt.Errorf("recorder: feed the audio encoder: %w", err)
+	}
+	e.upTo = upTo
+	return nil
+}
+
+// finish ends the input and waits for the encoder to write its file.
+func (e *audioEncoder) finish() error {
+	e.pw.Close()
+	<-e.done
+	e.cancel()
+	return e.err
+}
+
+// abort stops the encoder and drops its file. It may be called on nil and after finish.
+func (e *audioEncoder) abort() {
+	if e == nil {
+		return
+	}
+	e.cancel()
+	e.pw.CloseWithError(errEncoderEnded)
+	<-e.done
+	os.Remove(e.out)
 }
 
 // usableLive returns the live parts that start the video without a hole, in order, made with

@@ -198,8 +198,9 @@ func (s *Service) process(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	if len(live) > len(j.LiveParts) {
-		j.LiveParts = live
+	defer live.enc.abort() // unless compose finished it
+	if len(live.parts) > len(j.LiveParts) {
+		j.LiveParts = live.parts
 		if err := j.save(dir); err != nil {
 			return err
 		}
@@ -212,12 +213,12 @@ func (s *Service) process(ctx context.Context, id string) error {
 			return err
 		}
 		start := time.Now()
-		composedLive, err := s.compose(ctx, dir, tracks, m.Duration.D(), j.LiveParts, log)
+		composedLive, liveAudio, err := s.compose(ctx, dir, tracks, m.Duration.D(), j.LiveParts, live.enc, log)
 		switch {
 		case err == nil:
-			j.ComposeDone, m.Video, m.Error, m.ComposedLive = true, videoFile, "", Seconds(composedLive)
+			j.ComposeDone, m.Video, m.Error, m.ComposedLive, j.LiveAudio = true, videoFile, "", Seconds(composedLive), liveAudio
 			log.Info("lesson video composed", "took", time.Since(start).Round(time.Millisecond), "duration", m.Duration.D().Round(time.Millisecond),
-				"composedDuringClass", composedLive)
+				"composedDuringClass", composedLive, "audioDuringClass", liveAudio)
 		case ctx.Err() != nil:
 			j.ComposeAttempts-- // cut short by shutdown: not the composition's fault
 			_ = j.save(dir)
@@ -290,19 +291,19 @@ func (s *Service) process(ctx context.Context, id string) error {
 // compose makes lesson.mp4 (through a temporary name, so a half-made file is never taken as done):
 // the parts composed during the class are reused, the video parts of the rest and the audio mix
 // are made at once, then the join (see compose.go). It returns how much of the video came from
-// the class's parts.
-func (s *Service) compose(ctx context.Context, dir string, tracks []media, duration time.Duration, live []livePart, log interface {
+// the class's parts, and whether the audio was encoded during the class.
+func (s *Service) compose(ctx context.Context, dir string, tracks []media, duration time.Duration, live []livePart, enc *audioEncoder, log interface {
 	Info(string, ...any)
-}) (time.Duration, error) {
+}) (time.Duration, bool, error) {
 	if duration <= 0 {
-		return 0, errors.New("recording has no duration")
+		return 0, false, errors.New("recording has no duration")
 	}
 	work := filepath.Join(dir, "compose")
 	if err := os.RemoveAll(work); err != nil { // a run cut short by a restart left its parts
-		return 0, fmt.Errorf("recorder: %w", err)
+		return 0, false, fmt.Errorf("recorder: %w", err)
 	}
 	if err := os.MkdirAll(work, 0o755); err != nil {
-		return 0, fmt.Errorf("recorder: %w", err)
+		return 0, false, fmt.Errorf("recorder: %w", err)
 	}
 	defer os.RemoveAll(work)
 
@@ -339,16 +340,46 @@ func (s *Service) compose(ctx context.Context, dir string, tracks []media, durat
 		}
 		cmds, parts = append(cmds, cmd), append(parts, p)
 	}
+	// The audio: the encoder that ran through the class gets the tail's mix, if it holds the mix
+	// up to where the video's tail starts; otherwise the whole mix is made now.
 	audio := filepath.Join(work, "audio.m4a")
-	cmds = append(cmds, composeAudioCommand(audios, duration, audio))
+	tailMix := filepath.Join(work, "audio-tail.f32")
+	liveAudio := enc != nil && from > 0 && enc.upTo == from
+	if liveAudio {
+		cmds = append(cmds, mixAudioPartCommand(audios, from, duration, tailMix))
+	} else {
+		enc.abort()
+		cmds = append(cmds, composeAudioCommand(audios, duration, audio))
+	}
 	if err := s.runAll(ctx, cmds); err != nil {
-		return 0, err
+		return 0, false, err
+	}
+	if liveAudio {
+		err := enc.feed(tailMix, duration)
+		if err == nil {
+			err = enc.finish()
+		}
+		if err == nil {
+			err = os.Rename(enc.out, audio)
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return 0, false, ctx.Err()
+			}
+			log.Info("the audio encoded during the class failed; mixing all of it now", "err", err)
+			enc.abort()
+			liveAudio = false
+			ff := s.tool()
+			if err := ff.Run(ctx, composeAudioCommand(audios, duration, audio)); err != nil {
+				return 0, false, err
+			}
+		}
 	}
 	list := filepath.Join(work, "parts.txt")
 	if err := os.WriteFile(list, []byte(concatList(parts)), 0o644); err != nil {
-		return 0, fmt.Errorf("recorder: %w", err)
+		return 0, false, fmt.Errorf("recorder: %w", err)
 	}
-	return from, s.runFFmpeg(ctx, joinCommand(list, audio, duration, filepath.Join(dir, videoFile+".tmp")), filepath.Join(dir, videoFile))
+	return from, liveAudio, s.runFFmpeg(ctx, joinCommand(list, audio, duration, filepath.Join(dir, videoFile+".tmp")), filepath.Join(dir, videoFile))
 }
 
 // runAll runs the commands at once and waits for all of them. The first failure stops the others

@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -291,7 +292,7 @@ func TestLessonLayout(t *testing.T) {
 // the machine keeps up; the stop lets the part under way finish), and the tail after the stop.
 // The cuts between live parts and between them and the tail must not show.
 func TestLiveComposition(t *testing.T) {
-	e := newEnv(t, nil, func(c *Config) { c.LivePart = 4 * time.Second })
+	e := newEnv(t, nil, func(c *Config) { c.LivePart, c.KeepLocal = 4*time.Second, true })
 	e.run(t)
 	rec := recordRealTime(t, e.svc, e.clk, "physics", 12*time.Second, layoutClass(t))
 	rec.Event(e.clk.now().Add(-time.Second), "chat", "p-stud", map[string]string{"text": "hello"})
@@ -302,6 +303,10 @@ func TestLiveComposition(t *testing.T) {
 	t.Logf("composed during the class: %v; ready %v after the stop", m.ComposedLive.D(), m.ReadyAfterStop.D())
 	if d := m.ComposedLive.D(); d != 4*time.Second && d != 8*time.Second {
 		t.Fatalf("composed during the class: %v, want 4 s or 8 s", d)
+	}
+	j, err := readJob(filepath.Join(e.dir, rec.ID()))
+	if err != nil || !j.LiveAudio {
+		t.Fatalf("the audio was not encoded during the class: %v", err)
 	}
 }
 
@@ -360,6 +365,13 @@ func checkLayoutLesson(t *testing.T, e *testEnv, lesson string) Manifest {
 	}
 	if v, want := p.StreamsOf("video")[0], int64(math.Ceil(length.Seconds()*15-1e-9)); v.Packets != want { // every frame at 15 fps, once
 		t.Fatalf("lesson video has %d frames, want %d", v.Packets, want)
+	}
+	// The instructor speaks throughout (a tone): no cut between parts may leave a hole.
+	if a := p.StreamsOf("audio")[0]; !within(a.Duration, length, 100*time.Millisecond) {
+		t.Fatalf("lesson audio lasts %v, recorded %v", a.Duration, length)
+	}
+	if s := silences(t, video); len(s) > 0 {
+		t.Fatalf("the lesson's audio has silences: %v", s)
 	}
 
 	l := Layout{}.withDefaults()
@@ -427,10 +439,26 @@ func checkLayoutLesson(t *testing.T, e *testEnv, lesson string) Manifest {
 	if chat != 1 || started != 5 {
 		t.Fatalf("timeline has %d chat and %d track events: %s", chat, started, raw)
 	}
-	if _, err := os.Stat(filepath.Join(e.dir, lesson)); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(filepath.Join(e.dir, lesson)); !errors.Is(err, os.ErrNotExist) && !e.svc.cfg.KeepLocal {
 		t.Fatalf("working directory left after the lesson was stored: %v", err)
 	}
 	return m
+}
+
+// silences lists where the audio of a file is silent for 50 ms or more.
+func silences(t *testing.T, path string) []string {
+	t.Helper()
+	out, err := exec.Command("ffmpeg", "-hide_banner", "-nostdin", "-i", path, "-af", "silencedetect=n=-40dB:d=0.05", "-vn", "-f", "null", "-").CombinedOutput()
+	if err != nil {
+		t.Fatalf("silencedetect: %v: %s", err, out)
+	}
+	var found []string
+	for _, line := range strings.Split(string(out), "\n") {
+		if i := strings.Index(line, "silence_start"); i >= 0 {
+			found = append(found, strings.TrimSpace(line[i:]))
+		}
+	}
+	return found
 }
 
 func TestPartBounds(t *testing.T) {

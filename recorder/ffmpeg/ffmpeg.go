@@ -57,6 +57,8 @@ type Command struct {
 	// OnProgress is called from a separate goroutine after each progress block ffmpeg writes (about
 	// twice a second) and once at the end. Optional.
 	OnProgress func(Progress)
+	// Stdin feeds an input named "pipe:0". Optional.
+	Stdin io.Reader
 }
 
 // Progress is one `-progress` report.
@@ -105,6 +107,7 @@ func (t *Tool) Run(ctx context.Context, c Command) error {
 	cmd.WaitDelay = 3 * time.Second
 	tail := &tailBuffer{max: stderrTail}
 	cmd.Stderr = tail
+	cmd.Stdin = c.Stdin
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return fmt.Errorf("ffmpeg: %w", err)
