@@ -87,7 +87,8 @@ func benchLessonReady(b *testing.B, parts int, live bool, length time.Duration) 
 	b.ReportMetric(ready.Seconds()/n, "ready-s")
 	// The CPU the ffmpeg runs took: on a shared machine ready-s depends on the neighbours, this
 	// does not, and ready-s × cores ≈ ffmpeg-cpu-s says the parts ran in parallel. "class" is what
-	// the runs that ended before the stop took (live parts), "ffmpeg-cpu-s" what ran after it.
+	// the runs that ended before the stop took (live parts), "ffmpeg-cpu-s" what ended after it:
+	// that includes the audio encoder, which runs through the class and ends after the stop.
 	b.ReportMetric(cpuAfter.Seconds()/n, "ffmpeg-cpu-s")
 	if live {
 		b.ReportMetric(cpuClass.Seconds()/n, "class-ffmpeg-cpu-s")

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/chalk-edu/chalk/recorder/ffmpeg"
 )
 
 // A crash during the class keeps the parts composed before it: the journal lists them, their
@@ -90,5 +92,42 @@ func TestUsableLive(t *testing.T) {
 		if !slices.Equal(names, c.files) || end != c.end {
 			t.Errorf("%s: %v up to %v, want %v up to %v", c.name, names, end, c.files, c.end)
 		}
+	}
+}
+
+// If the audio cannot be mixed during the class, the video parts still are, and the whole mix is
+// made after the stop: the lesson is complete either way.
+func TestLiveAudioFailureFallsBack(t *testing.T) {
+	real, err := exec.LookPath("ffmpeg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake := filepath.Join(t.TempDir(), "ffmpeg")
+	script := "#!/bin/sh\nfor a in \"$@\"; do if [ \"$a\" = pcm_f32le ]; then echo 'mix went wrong' >&2; exit 1; fi; done\nexec " + real + " \"$@\"\n"
+	if err := os.WriteFile(fake, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, nil, func(c *Config) {
+		c.FFmpeg = &ffmpeg.Tool{FFmpeg: fake}
+		c.LivePart, c.KeepLocal = 3*time.Second, true
+	})
+	e.run(t)
+	rec := recordRealTime(t, e.svc, e.clk, "r", 8*time.Second, shortClass(t, 8*time.Second))
+	if _, err := rec.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	m := e.waitFor(t, rec.ID(), time.Minute)
+	if m.Status != StatusReady || m.ComposedLive.D() < 3*time.Second {
+		t.Fatalf("lesson %s %q, composed during the class %v", m.Status, m.Error, m.ComposedLive.D())
+	}
+	if j, err := readJob(filepath.Join(e.dir, rec.ID())); err != nil || j.LiveAudio {
+		t.Fatalf("journal %+v %v: the audio cannot have been made during the class", j, err)
+	}
+	p := probe(t, fetch(t, e.store, Prefix(rec.ID())+m.Video))
+	if a := p.StreamsOf("audio"); len(a) != 1 || !within(a[0].Duration, m.Duration.D(), 100*time.Millisecond) {
+		t.Fatalf("lesson audio: %+v (recorded %v)", p.Streams, m.Duration.D())
+	}
+	if s := silences(t, fetch(t, e.store, Prefix(rec.ID())+m.Video)); len(s) > 0 {
+		t.Fatalf("silences: %v", s)
 	}
 }
