@@ -131,3 +131,45 @@ func TestLiveAudioFailureFallsBack(t *testing.T) {
 		t.Fatalf("silences: %v", s)
 	}
 }
+
+// A part is composed from track files still being written: no Cues, a placeholder Duration, and a
+// last block cut anywhere. ffmpeg must read them up to the part, not stop early or at the cut.
+func TestPartFromGrowingFile(t *testing.T) {
+	e := newEnv(t, nil, func(c *Config) { c.LivePart = -1 })
+	rec := record(t, e.svc, e.clk, "r", 20*time.Second, shortClass(t, 20*time.Second))
+	defer rec.Stop()
+	for _, tr := range rec.tracks {
+		for ringLen(tr) > 0 {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	tr := rec.tracks[0] // the camera
+	offset, spans, started := tr.w.state()
+	if !tr.w.video || !started {
+		t.Fatal("no camera file")
+	}
+	b, err := os.ReadFile(filepath.Join(rec.dir, "tracks", tr.file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := filepath.Join(t.TempDir(), "cut.webm")
+	if err := os.WriteFile(cut, b[:len(b)-333], 0o644); err != nil { // mid-block, as a reader may see it
+		t.Fatal(err)
+	}
+	if p := probe(t, cut); p.Duration > time.Second {
+		t.Fatalf("a file being written says it lasts %v: the composition must not rely on it", p.Duration)
+	}
+	video := media{TrackResult: TrackResult{TrackInfo: tr.info, Offset: Seconds(offset), Spans: spans}, path: cut}
+	out := filepath.Join(t.TempDir(), "part.mp4")
+	ff := e.svc.tool()
+	if err := ff.Run(context.Background(), composeVideoCommand(e.svc.cfg.Layout, []media{video}, 10*time.Second, 18*time.Second, out)); err != nil {
+		t.Fatal(err)
+	}
+	if v := probe(t, out).StreamsOf("video"); len(v) != 1 || v[0].Packets != 8*15 {
+		t.Fatalf("part [10 s, 18 s) from a growing file: %+v, want %d frames", v, 8*15)
+	}
+	l := e.svc.cfg.Layout
+	if c := colorName(colorAt(t, out, 7900*time.Millisecond, l.mainWidth()/2-40, l.Height/2-40, 80, 80)); c == "black" {
+		t.Fatal("the camera is missing at the end of the part")
+	}
+}
