@@ -17,7 +17,7 @@ import (
 // after the stop only the tail since the last finished part is left to compose and time to lesson
 // does not grow with the class.
 //
-// A part [from, to) is composed once every video track is written well past to (liveMargin): the
+// A part [from, to) is composed once every track is written well past to (liveMargin): the
 // sample builder has released its frames up to to, and a pause across to has lasted long enough to
 // be a gap (videoGap) or has ended, so the spans before to are final. It reads the track files
 // while they grow: they have no Cues and no Duration yet (ebml-go fills both in on close), so
@@ -31,7 +31,7 @@ import (
 // stdin the raw mix of each part as the part is made; after the stop it gets the tail's mix and
 // ends. If anything goes wrong with it, the whole mix is made after the stop as before.
 
-// liveMargin is how far every video track must be written past a part's end before it is composed:
+// liveMargin is how far every track must be written past a part's end before it is composed:
 // the sample builder's reordering delay (a second), the gap that makes a pause a gap (videoGap),
 // and half a second for the writers and the disk.
 const liveMargin = time.Second + videoGap + 500*time.Millisecond
@@ -65,7 +65,7 @@ type liveComposer struct {
 	mu    sync.Mutex
 	parts []livePart
 
-	enc       *audioEncoder // the audio mix so far, while it holds every part from 0 (run's alone until done)
+	enc       *audioEncoder // the mix of every part from 0 on; only run touches it until done is closed
 	audioGone bool          // the audio failed once: it is mixed after the stop
 }
 
