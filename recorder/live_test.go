@@ -35,10 +35,12 @@ func TestLivePartsSurviveCrash(t *testing.T) {
 	if err := exec.Command("cp", "-a", dir, crashed).Run(); err != nil {
 		t.Fatal(err)
 	}
-	rec.Stop()
-	if _, err := e.svc.waitLive(context.Background(), rec.ID()); err != nil {
+	rec.Stop() // this service does not process it: stop its composer and its audio encoder
+	lr, err := e.svc.waitLive(context.Background(), rec.ID())
+	if err != nil {
 		t.Fatal(err)
 	}
+	lr.enc.abort()
 
 	e2 := newEnv(t, e.store, func(c *Config) { c.Dir, c.LivePart = crashed, 3*time.Second })
 	e2.run(t)
