@@ -2,6 +2,7 @@ package recorder
 
 import (
 	"fmt"
+	"io"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -130,6 +131,12 @@ func castOf(videos []media) (screens []media, presenter *media, others []media) 
 // minPart is the shortest part worth its own ffmpeg (start-up and seeking cost about a second).
 const minPart = 10 * time.Second
 
+// key names what makes parts composed with this layout joinable (the same canvas, rate and
+// encoder settings): a part made under another layout is not reused.
+func (l Layout) key() string {
+	return fmt.Sprintf("%dx%d@%d/%s/%d/%d", l.Width, l.Height, l.FPS, l.Preset, l.CRF, l.MaxTiles)
+}
+
 // partBounds splits [0, duration) into parts: n of them if n > 0, else one per core but none
 // shorter than minPart. Inner bounds are whole seconds.
 func partBounds(duration time.Duration, n, cores int) []time.Duration {
@@ -147,8 +154,19 @@ func partBounds(duration time.Duration, n, cores int) []time.Duration {
 // composeVideoCommand builds the ffmpeg run that makes the video of [from, to) of the lesson, as
 // H.264 without audio: the layout over time, each input placed at its offset (late joiners), video
 // gaps hiding their tile (spans).
+//
+// A part's layout depends only on the tracks that started before its end (to): who presents, and
+// whether a screen has been shared, is decided from them. So a part composed during the class,
+// once its tracks are written past to, is the part a later composition would make: what happens
+// afterwards cannot change it.
 func composeVideoCommand(l Layout, videos []media, from, to time.Duration, out string) ffmpeg.Command {
-	screens, presenter, others := castOf(videos)
+	var started []media
+	for _, v := range videos {
+		if v.Offset.D() < to {
+			started = append(started, v)
+		}
+	}
+	screens, presenter, others := castOf(started)
 	length := to - from
 	cmd := ffmpeg.Command{Duration: length}
 	dur := ffmpeg.Seconds(length)
@@ -236,11 +254,49 @@ func composeVideoCommand(l Layout, videos []media, from, to time.Duration, out s
 // composeAudioCommand builds the ffmpeg run that mixes everyone's audio for the whole lesson, as
 // AAC: each voice from its offset with silence in its gaps, one mix, padded to the end.
 func composeAudioCommand(audios []media, duration time.Duration, out string) ffmpeg.Command {
-	cmd := ffmpeg.Command{Duration: duration}
-	dur := ffmpeg.Seconds(duration)
+	cmd := mixAudio(audios, 0, duration)
+	cmd.Outputs = []ffmpeg.Output{{
+		Path: out, Maps: []string{"[a]"},
+		Args: []string{"-c:a", "aac", "-b:a", "96k", "-ar", "48000", "-t", ffmpeg.Seconds(duration), "-vn", "-f", "mp4"},
+	}}
+	return cmd
+}
+
+// Raw audio between the mix of a part and the encoder that runs through the class: 32-bit float
+// (what the mix makes; no clipping before the encoder) stereo at 48 kHz, so parts join to the sample.
+var rawAudio = []string{"-f", "f32le", "-ar", "48000", "-ac", "2"}
+
+const rawFrameBytes = 2 * 4 // a stereo sample of rawAudio
+
+// mixAudioPartCommand builds the ffmpeg run that mixes [from, to) of everyone's audio, as raw
+// samples (rawAudio): exactly (to-from) × 48000 of them for whole seconds.
+func mixAudioPartCommand(audios []media, from, to time.Duration, out string) ffmpeg.Command {
+	cmd := mixAudio(audios, from, to)
+	cmd.Outputs = []ffmpeg.Output{{
+		Path: out, Maps: []string{"[a]"},
+		Args: append([]string{"-c:a", "pcm_f32le", "-t", ffmpeg.Seconds(to - from), "-vn"}, rawAudio...),
+	}}
+	return cmd
+}
+
+// mixAudio is the inputs and filter of a mix of [from, to) labelled [a]: each voice placed at its
+// offset (or seeked into, when it started before from) with silence in its gaps, padded to the end.
+func mixAudio(audios []media, from, to time.Duration) ffmpeg.Command {
+	cmd := ffmpeg.Command{Duration: to - from}
+	dur := ffmpeg.Seconds(to - from)
 	var fc, mix []string
-	for i, a := range audios {
-		cmd.Inputs = append(cmd.Inputs, ffmpeg.Input{Path: a.path, Offset: a.Offset.D()})
+	for _, a := range audios {
+		if a.Offset.D() >= to {
+			continue
+		}
+		in := ffmpeg.Input{Path: a.path}
+		if at := a.Offset.D() - from; at >= 0 {
+			in.Offset = at
+		} else {
+			in.Args = []string{"-ss", ffmpeg.Seconds(-at)}
+		}
+		cmd.Inputs = append(cmd.Inputs, in)
+		i := len(cmd.Inputs) - 1
 		label := fmt.Sprintf("a%d", i)
 		fc = append(fc, fmt.Sprintf("[%d:a]aresample=48000:async=1000:first_pts=0,aformat=sample_fmts=fltp:channel_layouts=stereo[%s]", i, label))
 		mix = append(mix, "["+label+"]")
@@ -255,11 +311,20 @@ func composeAudioCommand(audios []media, duration time.Duration, out string) ffm
 			strings.Join(mix, ""), len(mix), dur))
 	}
 	cmd.FilterComplex = strings.Join(fc, ";")
-	cmd.Outputs = []ffmpeg.Output{{
-		Path: out, Maps: []string{"[a]"},
-		Args: []string{"-c:a", "aac", "-b:a", "96k", "-ar", "48000", "-t", dur, "-vn", "-f", "mp4"},
-	}}
 	return cmd
+}
+
+// encodeAudioCommand builds the ffmpeg run that encodes raw audio (rawAudio) read from stdin as
+// AAC, until stdin ends: the mix of the class, part by part.
+func encodeAudioCommand(stdin io.Reader, out string) ffmpeg.Command {
+	return ffmpeg.Command{
+		Inputs: []ffmpeg.Input{{Path: "pipe:0", Args: rawAudio}},
+		Stdin:  stdin,
+		Outputs: []ffmpeg.Output{{
+			Path: out, Maps: []string{"0:a"},
+			Args: []string{"-c:a", "aac", "-b:a", "96k", "-ar", "48000", "-f", "mp4"},
+		}},
+	}
 }
 
 // joinCommand builds the ffmpeg run that joins the video parts (listed in the concat file list)

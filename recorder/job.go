@@ -36,6 +36,8 @@ type Manifest struct {
 	Timeline string `json:"timeline,omitempty"`
 	// Tracks are the per-track originals (File is an object key once uploaded).
 	Tracks []TrackResult `json:"tracks"`
+	// ComposedLive is how much of the video, from its start, was composed during the class.
+	ComposedLive Seconds `json:"composedLive,omitempty"`
 	// How long after the stop the preview and the video were stored.
 	PreviewAfterStop Seconds   `json:"previewAfterStop,omitempty"`
 	ReadyAfterStop   Seconds   `json:"readyAfterStop,omitempty"`
@@ -53,6 +55,10 @@ type job struct {
 	ComposeDone     bool            `json:"composeDone,omitempty"`
 	Uploaded        map[string]bool `json:"uploaded,omitempty"` // object keys confirmed stored
 	Done            bool            `json:"done,omitempty"`
+	// LiveParts are the parts of the video composed during the class (see live.go).
+	LiveParts []livePart `json:"liveParts,omitempty"`
+	// LiveAudio: the audio mix was encoded during the class (only the tail's mix after the stop).
+	LiveAudio bool `json:"liveAudio,omitempty"`
 }
 
 const jobFile = "job.json"

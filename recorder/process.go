@@ -29,6 +29,7 @@ func Prefix(lesson string) string { return "lessons/" + lesson + "/" }
 // Run processes stopped recordings into lessons until ctx ends. It first resumes what a previous
 // run left: lessons not fully stored, compositions cut short, recordings a crash interrupted.
 func (s *Service) Run(ctx context.Context) error {
+	defer s.liveCancel()
 	s.resume()
 	for {
 		s.mu.Lock()
@@ -193,6 +194,19 @@ func (s *Service) process(ctx context.Context, id string) error {
 		}
 	}()
 
+	// The parts composed during the class: the one under way at the stop is finished first.
+	live, err := s.waitLive(ctx, id)
+	if err != nil {
+		return err
+	}
+	defer live.enc.abort() // unless compose finished it
+	if len(live.parts) > len(j.LiveParts) {
+		j.LiveParts = live.parts
+		if err := j.save(dir); err != nil {
+			return err
+		}
+	}
+
 	// The lesson video.
 	if !j.ComposeDone && j.ComposeAttempts < s.cfg.MaxComposeAttempts {
 		j.ComposeAttempts++
@@ -200,11 +214,12 @@ func (s *Service) process(ctx context.Context, id string) error {
 			return err
 		}
 		start := time.Now()
-		err := s.compose(ctx, dir, tracks, m.Duration.D(), log)
+		composedLive, liveAudio, err := s.compose(ctx, dir, tracks, m.Duration.D(), j.LiveParts, live.enc, log)
 		switch {
 		case err == nil:
-			j.ComposeDone, m.Video, m.Error = true, videoFile, ""
-			log.Info("lesson video composed", "took", time.Since(start).Round(time.Millisecond), "duration", m.Duration.D().Round(time.Millisecond))
+			j.ComposeDone, m.Video, m.Error, m.ComposedLive, j.LiveAudio = true, videoFile, "", Seconds(composedLive), liveAudio
+			log.Info("lesson video composed", "took", time.Since(start).Round(time.Millisecond), "duration", m.Duration.D().Round(time.Millisecond),
+				"composedDuringClass", composedLive, "audioDuringClass", liveAudio)
 		case ctx.Err() != nil:
 			j.ComposeAttempts-- // cut short by shutdown: not the composition's fault
 			_ = j.save(dir)
@@ -275,19 +290,21 @@ func (s *Service) process(ctx context.Context, id string) error {
 }
 
 // compose makes lesson.mp4 (through a temporary name, so a half-made file is never taken as done):
-// the video parts and the audio mix at once, then the join (see compose.go).
-func (s *Service) compose(ctx context.Context, dir string, tracks []media, duration time.Duration, log interface {
+// the parts composed during the class are reused, the video parts of the rest and the audio mix
+// are made at once, then the join (see compose.go). It returns how much of the video came from
+// the class's parts, and whether the audio was encoded during the class.
+func (s *Service) compose(ctx context.Context, dir string, tracks []media, duration time.Duration, live []livePart, enc *audioEncoder, log interface {
 	Info(string, ...any)
-}) error {
+}) (time.Duration, bool, error) {
 	if duration <= 0 {
-		return errors.New("recording has no duration")
+		return 0, false, errors.New("recording has no duration")
 	}
 	work := filepath.Join(dir, "compose")
 	if err := os.RemoveAll(work); err != nil { // a run cut short by a restart left its parts
-		return fmt.Errorf("recorder: %w", err)
+		return 0, false, fmt.Errorf("recorder: %w", err)
 	}
 	if err := os.MkdirAll(work, 0o755); err != nil {
-		return fmt.Errorf("recorder: %w", err)
+		return 0, false, fmt.Errorf("recorder: %w", err)
 	}
 	defer os.RemoveAll(work)
 
@@ -299,15 +316,16 @@ func (s *Service) compose(ctx context.Context, dir string, tracks []media, durat
 			audios = append(audios, t)
 		}
 	}
-	bounds := partBounds(duration, s.cfg.Layout.Parts, runtime.NumCPU())
+	parts, from := usableLive(dir, live, s.cfg.Layout.key(), duration)
+	tail := duration - from
+	bounds := partBounds(tail, s.cfg.Layout.Parts, runtime.NumCPU())
 	var cmds []ffmpeg.Command
-	var parts []string
 	done := make([]time.Duration, len(bounds)-1) // media time composed per part, for the log
 	var mu sync.Mutex
 	next := 0.25
 	for i := range len(bounds) - 1 {
 		p := filepath.Join(work, fmt.Sprintf("part%03d.mp4", i))
-		cmd := composeVideoCommand(s.cfg.Layout, videos, bounds[i], bounds[i+1], p)
+		cmd := composeVideoCommand(s.cfg.Layout, videos, from+bounds[i], from+bounds[i+1], p)
 		cmd.OnProgress = func(p ffmpeg.Progress) {
 			mu.Lock()
 			defer mu.Unlock()
@@ -316,23 +334,53 @@ func (s *Service) compose(ctx context.Context, dir string, tracks []media, durat
 			for _, d := range done {
 				sum += d
 			}
-			if f := sum.Seconds() / duration.Seconds(); f >= next && f < 1 {
-				log.Info("composing lesson video", "progress", fmt.Sprintf("%.0f%%", 100*f), "parts", len(done))
+			if f := sum.Seconds() / tail.Seconds(); f >= next && f < 1 {
+				log.Info("composing lesson video", "progress", fmt.Sprintf("%.0f%%", 100*f), "parts", len(done), "composedDuringClass", from)
 				next += 0.25
 			}
 		}
 		cmds, parts = append(cmds, cmd), append(parts, p)
 	}
+	// The audio: the encoder that ran through the class gets the tail's mix, if it holds the mix
+	// up to where the video's tail starts; otherwise the whole mix is made now.
 	audio := filepath.Join(work, "audio.m4a")
-	cmds = append(cmds, composeAudioCommand(audios, duration, audio))
+	tailMix := filepath.Join(work, "audio-tail.f32")
+	liveAudio := enc != nil && from > 0 && enc.upTo == from
+	if liveAudio {
+		cmds = append(cmds, mixAudioPartCommand(audios, from, duration, tailMix))
+	} else {
+		enc.abort()
+		cmds = append(cmds, composeAudioCommand(audios, duration, audio))
+	}
 	if err := s.runAll(ctx, cmds); err != nil {
-		return err
+		return 0, false, err
+	}
+	if liveAudio {
+		err := enc.feed(tailMix, duration)
+		if err == nil {
+			err = enc.finish()
+		}
+		if err == nil {
+			err = os.Rename(enc.out, audio)
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return 0, false, ctx.Err()
+			}
+			log.Info("the audio encoded during the class failed; mixing all of it now", "err", err)
+			enc.abort()
+			liveAudio = false
+			ff := s.tool()
+			if err := ff.Run(ctx, composeAudioCommand(audios, duration, audio)); err != nil {
+				return 0, false, err
+			}
+		}
 	}
 	list := filepath.Join(work, "parts.txt")
 	if err := os.WriteFile(list, []byte(concatList(parts)), 0o644); err != nil {
-		return fmt.Errorf("recorder: %w", err)
+		return 0, false, fmt.Errorf("recorder: %w", err)
 	}
-	return s.runFFmpeg(ctx, joinCommand(list, audio, duration, filepath.Join(dir, videoFile+".tmp")), filepath.Join(dir, videoFile))
+	return from, liveAudio, s.runFFmpeg(ctx, joinCommand(list, audio, duration, filepath.Join(dir, videoFile+".tmp")), filepath.Join(dir, videoFile))
 }
 
 // runAll runs the commands at once and waits for all of them. The first failure stops the others

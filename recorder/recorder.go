@@ -6,6 +6,7 @@
 package recorder
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -42,6 +43,9 @@ type Config struct {
 	MaxComposeAttempts int
 	// KeepLocal keeps each lesson's working directory after everything is stored.
 	KeepLocal bool
+	// LivePart is the length of the parts of the lesson video composed while the class runs, in
+	// whole seconds (default 10 s; negative: none, all of it is composed after the stop). See live.go.
+	LivePart time.Duration
 }
 
 // Service records rooms and processes the recordings into lessons, one at a time.
@@ -58,6 +62,10 @@ type Service struct {
 	current string                // the lesson being processed, "" when idle (Pending)
 	stopped map[string]time.Time  // lesson id → when Stop was called (real time), for ReadyAfterStop
 	wake    chan struct{}
+
+	live       map[string]*liveComposer // by lesson id, until its processing takes the parts
+	liveCtx    context.Context          // ends when Run returns: live parts under way are dropped
+	liveCancel context.CancelFunc
 }
 
 // ErrRecording: the room is already being recorded.
@@ -84,9 +92,19 @@ func New(cfg Config) (*Service, error) {
 		cfg.MaxComposeAttempts = 3
 	}
 	cfg.Layout = cfg.Layout.withDefaults()
+	switch {
+	case cfg.LivePart == 0:
+		cfg.LivePart = 10 * time.Second
+	case cfg.LivePart > 0:
+		// Whole seconds: parts then hold whole frames at any integer rate, so the joined video
+		// has exactly one run's frames.
+		cfg.LivePart = max(time.Second, cfg.LivePart.Truncate(time.Second))
+	}
+	liveCtx, liveCancel := context.WithCancel(context.Background())
 	return &Service{
 		cfg: cfg, ff: cfg.FFmpeg, log: cfg.Logger.With("component", "recorder"),
 		now: time.Now, active: map[string]*Recording{}, stopped: map[string]time.Time{}, wake: make(chan struct{}, 1),
+		live: map[string]*liveComposer{}, liveCtx: liveCtx, liveCancel: liveCancel,
 	}, nil
 }
 
@@ -105,6 +123,7 @@ type Recording struct {
 	tracks  []*Track
 	names   map[string]int // file base name → uses, for a track published again
 	stopped bool
+	live    *liveComposer // nil when nothing is composed during the class
 }
 
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9_-]+`)
@@ -162,6 +181,7 @@ func (s *Service) StartLesson(room, id string) (*Recording, error) {
 	}
 	tl.Add(now, EventRecordingStarted, "", nil)
 	s.active[room] = r
+	s.startLive(r)
 	r.log.Info("recording started")
 	return r, nil
 }
@@ -210,6 +230,9 @@ func (r *Recording) AddTrack(info TrackInfo, requestKeyframe func()) (*Track, er
 	slots := audioRingSlots
 	if w.video {
 		slots = videoRingSlots
+		if r.live != nil {
+			w.seekGrid = r.svc.cfg.LivePart
+		}
 	}
 	t := &Track{
 		info: info, file: name, w: w, rec: r,
@@ -252,6 +275,9 @@ func (r *Recording) Stop() (Manifest, error) {
 	r.stopped = true
 	tracks := r.tracks
 	r.mu.Unlock()
+	if r.live != nil {
+		r.live.finish() // the part under way is finished; the processing waits for it
+	}
 
 	// The recording ends when Stop is called: closing the tracks flushes their files, which can take a
 	// while on a busy machine, and must not lengthen the lesson.

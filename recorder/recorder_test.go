@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -50,8 +52,21 @@ type source struct {
 }
 
 // record starts a recording on svc (whose clock must be clk), feeds every source as if it arrived
-// in real time, advances to length and returns the recording (not stopped).
+// in real time, advances to length and returns the recording (not stopped). It feeds as fast as
+// the writers keep up: minutes of class in seconds.
 func record(t testing.TB, svc *Service, clk *simClock, room string, length time.Duration, srcs []source) *Recording {
+	t.Helper()
+	return feed(t, svc, clk, room, length, srcs, false)
+}
+
+// recordRealTime is record in real time: each packet is sent when it would arrive in a class, so
+// the recorder's work during the class (composing live parts) happens as it would.
+func recordRealTime(t testing.TB, svc *Service, clk *simClock, room string, length time.Duration, srcs []source) *Recording {
+	t.Helper()
+	return feed(t, svc, clk, room, length, srcs, true)
+}
+
+func feed(t testing.TB, svc *Service, clk *simClock, room string, length time.Duration, srcs []source, realTime bool) *Recording {
 	t.Helper()
 	rec, err := svc.Start(room)
 	if err != nil {
@@ -69,17 +84,20 @@ func record(t testing.TB, svc *Service, clk *simClock, room string, length time.
 			t.Fatal(err)
 		}
 		for _, p := range s.media.Packets {
-			if s.skip != nil && s.skip(p.At) {
-				continue
+			if s.skip != nil && s.skip(p.At) || s.offset+p.At >= length {
+				continue // the class ends at length: a late joiner's media is cut there
 			}
 			items = append(items, item{s.offset + p.At, tr, p.RTP})
 		}
 	}
 	sort.SliceStable(items, func(i, j int) bool { return items[i].at < items[j].at })
-	start := rec.StartedAt()
-	deadline := time.Now().Add(2 * time.Minute)
+	start, realStart := rec.StartedAt(), time.Now()
+	deadline := time.Now().Add(2*time.Minute + length)
 	var buf rtp.Packet
 	for _, it := range items {
+		if realTime {
+			time.Sleep(time.Until(realStart.Add(it.at)))
+		}
 		clk.set(start.Add(it.at))
 		// Faster than real time the writer could fall behind; wait for room rather than drop.
 		for ringLen(it.tr) > len(it.tr.ring.slots)/2 {
@@ -91,6 +109,9 @@ func record(t testing.TB, svc *Service, clk *simClock, room string, length time.
 		buf.Header = it.pkt.Header
 		buf.Payload = append(buf.Payload[:0], it.pkt.Payload...)
 		it.tr.WriteRTP(&buf)
+	}
+	if realTime {
+		time.Sleep(time.Until(realStart.Add(length)))
 	}
 	clk.set(start.Add(length))
 	return rec
@@ -248,10 +269,51 @@ func within(d, want, tol time.Duration) bool { return d >= want-tol && d <= want
 
 // TestLessonLayout records an instructor (red camera), a student who joins 3 s late (green camera)
 // and a screen share (blue) from 5 s to 9 s, and checks the composed video frame by frame.
-// Layout: the main area on the left; tile 0 is the presenter's while a screen is shared, then the
-// others. The video is made in three parts (0-4 s, 4-8 s, 8-12 s), so a late joiner starts in a part
-// after the first, the screen share crosses a cut, and the joined video must still be one run's.
+// Layout: the main area on the left; tile 0 is the presenter's while a screen is shared (from the
+// first part that knows of a screen share), then the others. The video is made after the stop in
+// three parts (0-4 s, 4-8 s, 8-12 s), so a late joiner starts in a part after the first, the screen
+// share crosses a cut, and the joined video must still be one run's.
 func TestLessonLayout(t *testing.T) {
+	e := newEnv(t, nil, func(c *Config) { c.Layout.Parts, c.LivePart = 3, -1 })
+	e.run(t)
+	rec := record(t, e.svc, e.clk, "physics", 12*time.Second, layoutClass(t))
+	rec.Event(e.clk.now().Add(-time.Second), "chat", "p-stud", map[string]string{"text": "hello"})
+	if _, err := rec.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	m := checkLayoutLesson(t, e, rec.ID())
+	if m.ComposedLive != 0 {
+		t.Fatalf("composed during the class: %v, with live composition off", m.ComposedLive.D())
+	}
+}
+
+// TestLiveComposition is TestLessonLayout with the class in real time and the video composed
+// during it in parts of 4 s: [0,4) once the tracks are written past 7.5 s, [4,8) past 11.5 s (if
+// the machine keeps up; the stop lets the part under way finish), and the tail after the stop.
+// The cuts between live parts and between them and the tail must not show.
+func TestLiveComposition(t *testing.T) {
+	e := newEnv(t, nil, func(c *Config) { c.LivePart, c.KeepLocal = 4*time.Second, true })
+	e.run(t)
+	rec := recordRealTime(t, e.svc, e.clk, "physics", 12*time.Second, layoutClass(t))
+	rec.Event(e.clk.now().Add(-time.Second), "chat", "p-stud", map[string]string{"text": "hello"})
+	if _, err := rec.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	m := checkLayoutLesson(t, e, rec.ID())
+	t.Logf("composed during the class: %v; ready %v after the stop", m.ComposedLive.D(), m.ReadyAfterStop.D())
+	if d := m.ComposedLive.D(); d != 4*time.Second && d != 8*time.Second {
+		t.Fatalf("composed during the class: %v, want 4 s or 8 s", d)
+	}
+	j, err := readJob(filepath.Join(e.dir, rec.ID()))
+	if err != nil || !j.LiveAudio {
+		t.Fatalf("the audio was not encoded during the class: %v", err)
+	}
+}
+
+// layoutClass is the class of TestLessonLayout: 12 s, an instructor's camera (red, changing
+// resolution half way) and voice, a student's camera (green) and voice from 3 s, and a screen share
+// (blue) from 5 s to 9 s.
+func layoutClass(t *testing.T) []source {
 	// The instructor's camera changes resolution half way, as browsers do when bandwidth changes.
 	red := mediatest.VP8(t, mediatest.Video{Size: "320x240", FPS: 15, Duration: 6 * time.Second, Pattern: "color=c=red"}).
 		Then(mediatest.VP8(t, mediatest.Video{Size: "640x480", FPS: 15, Duration: 6 * time.Second, Pattern: "color=c=red"}))
@@ -260,8 +322,6 @@ func TestLessonLayout(t *testing.T) {
 	voice := mediatest.Opus(t, mediatest.Audio{Duration: 12 * time.Second})
 	voice2 := mediatest.Opus(t, mediatest.Audio{Duration: 9 * time.Second, Freq: 660})
 
-	e := newEnv(t, nil, func(c *Config) { c.Layout.Parts = 3 })
-	e.run(t)
 	inst := TrackInfo{Participant: "p-inst", Name: "Ada", Role: "instructor", ClockRate: 90000, MimeType: "video/VP8"}
 	stud := TrackInfo{Participant: "p-stud", Name: "Bob", Role: "student", ClockRate: 90000, MimeType: "video/VP8"}
 	mic := func(i TrackInfo) TrackInfo {
@@ -269,19 +329,21 @@ func TestLessonLayout(t *testing.T) {
 		return i
 	}
 	src := func(i TrackInfo, s string) TrackInfo { i.Source = s; return i }
-	rec := record(t, e.svc, e.clk, "physics", 12*time.Second, []source{
+	return []source{
 		// The student goes first in the list, to show the order of adding does not pick the presenter.
 		{info: src(stud, "camera"), media: green, offset: 3 * time.Second},
 		{info: mic(stud), media: voice2, offset: 3 * time.Second},
 		{info: src(inst, "camera"), media: red},
 		{info: mic(inst), media: voice},
 		{info: src(inst, "screen"), media: blue, offset: 5 * time.Second},
-	})
-	rec.Event(e.clk.now().Add(-time.Second), "chat", "p-stud", map[string]string{"text": "hello"})
-	if _, err := rec.Stop(); err != nil {
-		t.Fatal(err)
 	}
-	m := e.waitFor(t, rec.ID(), 2*time.Minute)
+}
+
+// checkLayoutLesson waits for the lesson of layoutClass and checks it: the video frame by frame,
+// the preview, poster, timeline and originals.
+func checkLayoutLesson(t *testing.T, e *testEnv, lesson string) Manifest {
+	t.Helper()
+	m := e.waitFor(t, lesson, 2*time.Minute)
 	if m.Status != StatusReady || m.Error != "" {
 		t.Fatalf("lesson %s: %s", m.Status, m.Error)
 	}
@@ -291,16 +353,25 @@ func TestLessonLayout(t *testing.T) {
 	if m.Video != videoFile || m.Preview != previewFile || m.Poster != posterFile || m.Timeline != timelineFile || len(m.Tracks) != 5 {
 		t.Fatalf("manifest: %+v", m)
 	}
-	video := fetch(t, e.store, Prefix(rec.ID())+m.Video)
+	video := fetch(t, e.store, Prefix(lesson)+m.Video)
 	p := probe(t, video)
 	if v, a := p.StreamsOf("video"), p.StreamsOf("audio"); len(v) != 1 || v[0].Codec != "h264" || len(a) != 1 || a[0].Codec != "aac" || v[0].Width != 1280 {
 		t.Fatalf("lesson video: %+v", p)
 	}
-	if !within(p.Duration, 12*time.Second, 300*time.Millisecond) {
-		t.Fatalf("lesson video lasts %v, want 12 s", p.Duration)
+	// In real time the recording lasts what the stop makes it (a few milliseconds over 12 s).
+	length := m.Duration.D()
+	if !within(length, 12*time.Second, 300*time.Millisecond) || !within(p.Duration, length, 300*time.Millisecond) {
+		t.Fatalf("lesson video lasts %v, recorded %v, want 12 s", p.Duration, length)
 	}
-	if v := p.StreamsOf("video")[0]; v.Packets != 12*15 { // every frame of 12 s at 15 fps, once
-		t.Fatalf("lesson video has %d frames, want %d", v.Packets, 12*15)
+	if v, want := p.StreamsOf("video")[0], int64(math.Ceil(length.Seconds()*15-1e-9)); v.Packets != want { // every frame at 15 fps, once
+		t.Fatalf("lesson video has %d frames, want %d", v.Packets, want)
+	}
+	// The instructor speaks throughout (a tone): no cut between parts may leave a hole.
+	if a := p.StreamsOf("audio")[0]; !within(a.Duration, length, 100*time.Millisecond) {
+		t.Fatalf("lesson audio lasts %v, recorded %v", a.Duration, length)
+	}
+	if s := silences(t, video); len(s) > 0 {
+		t.Fatalf("the lesson's audio has silences: %v", s)
 	}
 
 	l := Layout{}.withDefaults()
@@ -316,10 +387,11 @@ func TestLessonLayout(t *testing.T) {
 		at              time.Duration
 		main, tile0, t1 string
 	}{
-		{2 * time.Second, "red", "black", "black"},        // the student has not joined yet
-		{4 * time.Second, "red", "black", "green"},        // now they have (tile 0 is the presenter's, during screen shares)
-		{7 * time.Second, "blue", "red", "green"},         // screen shared: the presenter moves to a tile
-		{8500 * time.Millisecond, "blue", "red", "green"}, // the share goes on in the next part
+		{2 * time.Second, "red", "black", "black"},         // the student has not joined yet
+		{3500 * time.Millisecond, "red", "green", "black"}, // now they have; no screen share is known in this part
+		{4 * time.Second, "red", "black", "green"},         // the part after knows one: tile 0 is the presenter's, shown during it
+		{7 * time.Second, "blue", "red", "green"},          // screen shared: the presenter moves to a tile
+		{8500 * time.Millisecond, "blue", "red", "green"},  // the share goes on in the next part
 		{10500 * time.Millisecond, "red", "black", "green"},
 	} {
 		if got := main(c.at); got != c.main {
@@ -334,21 +406,21 @@ func TestLessonLayout(t *testing.T) {
 	}
 
 	// The preview is the presenter's camera and voice, not re-encoded.
-	pv := probe(t, fetch(t, e.store, Prefix(rec.ID())+m.Preview))
+	pv := probe(t, fetch(t, e.store, Prefix(lesson)+m.Preview))
 	if v, a := pv.StreamsOf("video"), pv.StreamsOf("audio"); len(v) != 1 || v[0].Codec != "vp8" || len(a) != 1 || a[0].Codec != "opus" {
 		t.Fatalf("preview: %+v", pv)
 	}
 	// Poster, timeline and every original are stored; the working directory is gone.
-	if _, err := e.store.Stat(context.Background(), Prefix(rec.ID())+m.Poster); err != nil {
+	if _, err := e.store.Stat(context.Background(), Prefix(lesson)+m.Poster); err != nil {
 		t.Fatal(err)
 	}
 	for _, tr := range m.Tracks {
-		if _, err := e.store.Stat(context.Background(), Prefix(rec.ID())+tr.File); err != nil {
+		if _, err := e.store.Stat(context.Background(), Prefix(lesson)+tr.File); err != nil {
 			t.Fatalf("original %s: %v", tr.File, err)
 		}
 	}
 	var doc TimelineDoc
-	raw, _ := os.ReadFile(fetch(t, e.store, Prefix(rec.ID())+m.Timeline))
+	raw, _ := os.ReadFile(fetch(t, e.store, Prefix(lesson)+m.Timeline))
 	if err := json.Unmarshal(raw, &doc); err != nil {
 		t.Fatal(err)
 	}
@@ -367,9 +439,26 @@ func TestLessonLayout(t *testing.T) {
 	if chat != 1 || started != 5 {
 		t.Fatalf("timeline has %d chat and %d track events: %s", chat, started, raw)
 	}
-	if _, err := os.Stat(filepath.Join(e.dir, rec.ID())); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(filepath.Join(e.dir, lesson)); !errors.Is(err, os.ErrNotExist) && !e.svc.cfg.KeepLocal {
 		t.Fatalf("working directory left after the lesson was stored: %v", err)
 	}
+	return m
+}
+
+// silences lists where the audio of a file is silent for 50 ms or more.
+func silences(t *testing.T, path string) []string {
+	t.Helper()
+	out, err := exec.Command("ffmpeg", "-hide_banner", "-nostdin", "-i", path, "-af", "silencedetect=n=-40dB:d=0.05", "-vn", "-f", "null", "-").CombinedOutput()
+	if err != nil {
+		t.Fatalf("silencedetect: %v: %s", err, out)
+	}
+	var found []string
+	for _, line := range strings.Split(string(out), "\n") {
+		if i := strings.Index(line, "silence_start"); i >= 0 {
+			found = append(found, strings.TrimSpace(line[i:]))
+		}
+	}
+	return found
 }
 
 func TestPartBounds(t *testing.T) {

@@ -44,8 +44,10 @@ type Track struct {
 	done   chan struct{}
 	once   sync.Once
 
-	received atomic.Int64
-	dropped  atomic.Int64
+	received  atomic.Int64
+	dropped   atomic.Int64
+	processed atomic.Int64 // packets the writer has taken from the ring and written
+	idleAt    atomic.Int64 // recording time before the writer last emptied the ring
 
 	result TrackResult
 	onDone func(TrackResult) // told once the file is complete
@@ -121,9 +123,13 @@ func (t *Track) run() {
 		at      time.Duration
 	)
 	for {
+		// Everything that arrived before mark is in the ring by now: once it is empty, it is written.
+		mark := t.rec.svc.now().Sub(t.rec.started)
 		for t.take(&hdr, &payload, &at) {
 			t.w.push(&hdr, payload, at)
+			t.processed.Add(1)
 		}
+		t.idleAt.Store(int64(mark))
 		select {
 		case <-t.wake:
 		case <-t.closed:
@@ -189,6 +195,22 @@ func (t *Track) Close() TrackResult {
 	})
 	<-t.done
 	return t.result
+}
+
+// writtenUpTo reports up to which recording time everything that arrived is in the writer: now
+// if every packet received has been processed (a quiet track is up to date too), else when the
+// writer last emptied its ring. A finished track is up to date for ever. What is "in the writer" may still wait in
+// the sample builder for reordering (at most a second) before it is on disk.
+func (t *Track) writtenUpTo(now time.Duration) time.Duration {
+	select {
+	case <-t.done:
+		return 1<<63 - 1
+	default:
+	}
+	if t.processed.Load() >= t.received.Load() {
+		return now
+	}
+	return time.Duration(t.idleAt.Load())
 }
 
 // Stats reports packets received and dropped so far (for metrics and the recording indicator).

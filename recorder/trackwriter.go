@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pion/rtp"
@@ -32,6 +33,11 @@ const keyframeRetry = time.Second
 // percent of its video bitrate and bounds that waste to 20 s of decoding per part.
 const seekPointEvery = 20 * time.Second
 
+// seekLead is how long before each live part's bound a camera is asked for a keyframe (see
+// trackWriter.seekGrid): a browser answers within a round trip and one frame, so the keyframe
+// lands just before the bound and the next part's seek decodes under a second it does not need.
+const seekLead = time.Second
+
 // Span is a stretch of time, relative to the recording's start, during which a track had media.
 type Span struct {
 	Start Seconds `json:"start"`
@@ -48,6 +54,13 @@ type trackWriter struct {
 	log       *slog.Logger
 	keyframe  func()                     // asks the publisher for one; may be nil
 	onFile    func(offset time.Duration) // told when the file is created; may be nil
+	// seekGrid is the live composition's part length (0: none): a camera is asked for a keyframe
+	// seekLead before each multiple of it, where a live part will seek.
+	seekGrid  time.Duration
+	gridAsked int64
+
+	// mu guards what the live composition reads while the track is written: offset, spans, file.
+	mu sync.Mutex
 
 	sb      *samplebuilder.SampleBuilder
 	pushed  bool
@@ -180,6 +193,15 @@ func (w *trackWriter) sample(data []byte, ts uint32, droppedBefore uint16) {
 			w.lastAsk = w.lastArriv
 			w.keyframe()
 		}
+		if w.seekGrid > 0 {
+			if k := int64((w.lastArriv + seekLead) / w.seekGrid); k > w.gridAsked {
+				w.gridAsked = k
+				if !key && w.keyframe != nil {
+					w.lastAsk = w.lastArriv
+					w.keyframe()
+				}
+			}
+		}
 	}
 	if w.file == nil {
 		entry := opusEntry(2)
@@ -191,8 +213,10 @@ func (w *trackWriter) sample(data []byte, ts uint32, droppedBefore uint16) {
 			w.err = err
 			return
 		}
+		w.mu.Lock()
 		w.file, w.offset, w.lastMS = f, at, -1
 		w.spans = append(w.spans, Span{Start: Seconds(at), End: Seconds(at)})
+		w.mu.Unlock()
 		if w.onFile != nil {
 			w.onFile(at)
 		}
@@ -206,18 +230,28 @@ func (w *trackWriter) sample(data []byte, ts uint32, droppedBefore uint16) {
 	if !w.video {
 		gap = audioGap
 	}
+	w.mu.Lock()
 	last := &w.spans[len(w.spans)-1]
 	if at-w.lastAt > gap && w.frames > 0 {
 		w.spans = append(w.spans, Span{Start: Seconds(at), End: Seconds(at + w.frameDur)})
 	} else {
 		last.End = Seconds(at + w.frameDur)
 	}
+	w.mu.Unlock()
 	if err := w.file.write(key, ms, data); err != nil {
 		w.err = err
 		return
 	}
 	w.lastMS, w.lastAt = ms, at
 	w.frames++
+}
+
+// state is what has been written so far: the file's offset and the spans (a copy), and whether
+// the file exists. It may be called from another goroutine.
+func (w *trackWriter) state() (offset time.Duration, spans []Span, started bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.offset, append([]Span(nil), w.spans...), w.file != nil
 }
 
 // close finishes the file (if any frame was written). It returns the first error the track had.

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -114,6 +115,32 @@ func TestTrackWriterAsksForSeekPoints(t *testing.T) {
 	w := writeTrack(t, filepath.Join(t.TempDir(), "cam.webm"), src, 0, nil, func() { asks++ })
 	if w.frames != int64(src.Frames) || asks != 2 { // at 20 s and at 40 s; the source never obliges
 		t.Fatalf("wrote %d of %d frames, asked %d times for a keyframe, want 2", w.frames, src.Frames, asks)
+	}
+}
+
+// With composition during the class, a camera is asked for a keyframe seekLead before each part
+// bound instead, where the next part will seek (the 20 s rule then never fires).
+func TestTrackWriterAsksBeforeLiveParts(t *testing.T) {
+	src := mediatest.VP8(t, mediatest.Video{Size: "160x120", FPS: 10, Duration: 45 * time.Second, KeyframeEvery: time.Minute})
+	var asks []time.Duration
+	var w *trackWriter
+	w, err := newTrackWriter(filepath.Join(t.TempDir(), "cam.webm"), src.MimeType, src.ClockRate, func() { asks = append(asks, w.lastArriv) }, testLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.seekGrid = 10 * time.Second
+	for _, p := range src.Packets {
+		w.push(&p.RTP.Header, p.RTP.Payload, p.At)
+	}
+	if err := w.close(); err != nil {
+		t.Fatal(err)
+	}
+	var got []time.Duration
+	for _, a := range asks {
+		got = append(got, a.Round(time.Second))
+	}
+	if want := []time.Duration{9 * time.Second, 19 * time.Second, 29 * time.Second, 39 * time.Second}; !slices.Equal(got, want) {
+		t.Fatalf("asked for keyframes at %v, want %v", got, want)
 	}
 }
 

@@ -25,6 +25,9 @@ type Tool struct {
 	FFprobe string // path or name of ffprobe; "" means "ffprobe" on PATH
 	// Threads caps the threads ffmpeg uses per command (0: ffmpeg's default, one per core).
 	Threads int
+	// Nice lowers ffmpeg's scheduling priority (1-19; 0 leaves it): work done beside a live class
+	// must not take its CPU.
+	Nice int
 }
 
 // Input is one `-i` of a command.
@@ -54,6 +57,8 @@ type Command struct {
 	// OnProgress is called from a separate goroutine after each progress block ffmpeg writes (about
 	// twice a second) and once at the end. Optional.
 	OnProgress func(Progress)
+	// Stdin feeds an input named "pipe:0". Optional.
+	Stdin io.Reader
 }
 
 // Progress is one `-progress` report.
@@ -102,12 +107,18 @@ func (t *Tool) Run(ctx context.Context, c Command) error {
 	cmd.WaitDelay = 3 * time.Second
 	tail := &tailBuffer{max: stderrTail}
 	cmd.Stderr = tail
+	cmd.Stdin = c.Stdin
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return fmt.Errorf("ffmpeg: %w", err)
 	}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("ffmpeg: start %s: %w", bin, err)
+	}
+	if t.Nice > 0 {
+		// Set right after the start, before ffmpeg opens its codecs and starts their threads, which
+		// inherit it. Failing to lower a priority is not worth failing the run.
+		_ = syscall.Setpriority(syscall.PRIO_PROCESS, cmd.Process.Pid, t.Nice)
 	}
 	parsed := make(chan struct{})
 	go func() {
