@@ -24,12 +24,25 @@ const publisherLayers = `(async () => {
   return out.sort((a, b) => order[a.rid] - order[b.rid]);
 })()`
 
-// A Chromium publishes its camera as three simulcast layers, and the server receives all three.
+// remoteVideoWidth is the frame width the page decodes for the other participant's camera (the
+// subscribe connection's inbound-rtp video with the most frames).
+const remoteVideoWidth = `(async () => {
+  const pc = window.chalk && window.chalk.pcs().subscribe;
+  if (!pc) return 0;
+  let best = null;
+  (await pc.getStats()).forEach((r) => {
+    if (r.type === 'inbound-rtp' && r.kind === 'video' && (!best || (r.framesDecoded || 0) > (best.framesDecoded || 0))) best = r;
+  });
+  return best && best.framesDecoded > 0 ? best.frameWidth || 0 : 0;
+})()`
+
+// A Chromium publishes its camera as three simulcast layers, the server receives all three, and a
+// subscriber on a phone-sized screen (a small tile) receives the low one.
 func TestBrowsersSimulcast(t *testing.T) {
 	srv := startTestServer(t, nil)
 	room := srv.URL() + "/r/simulcast-class"
 	laptop := newBrowser(t, 1280, 720)
-	phone := newBrowser(t, 240, 480)
+	phone := newBrowser(t, 240, 400)
 	for _, p := range []struct {
 		b    *browser
 		name string
@@ -67,9 +80,24 @@ func TestBrowsersSimulcast(t *testing.T) {
 		return n == 3
 	})
 
-	// Which layer a small tile receives is checked with Pion clients (TestSimulcastLayerPerSubscriber).
-	// In Chromium it is not yet dependable: in about two runs of three the phone below (220 px tiles)
-	// decoded the 480 or 960 px layer for 40 s, so the server does not always apply the tile size a
-	// browser asks for (see the issue note); asserting it here would fail CI at random.
-	phone.screenshot("simulcast-phone")
+	// The phone's tile (220x153 in a 240x400 window) is small enough for the low layer (240x135 of
+	// the fake camera's 960x540): it decodes that layer. The tile limit alone decides it: a low
+	// bandwidth estimate could only lower the layer, and there is none lower. A taller tile would
+	// not do: the phone layout stretches tiles up to 1.1 times their width, the video covers the
+	// tile (object-fit: cover), and a layer must be at least 3/4 of the tile in both directions: a
+	// 220x193 tile needs 145 px of height, more than the low layer's 135 (the server then sends
+	// the 480 px layer, as it should; a 240x480 window made such tiles).
+	low := layers[0]["width"].(float64)
+	for deadline := time.Now().Add(40 * time.Second); ; time.Sleep(500 * time.Millisecond) {
+		got, _ := eval[float64](phone, remoteVideoWidth)
+		if got == low {
+			break
+		}
+		if time.Now().After(deadline) {
+			tile, _ := eval[string](phone, `JSON.stringify([...document.querySelectorAll('.tile')].map((e) => e.clientWidth + 'x' + e.clientHeight))`)
+			phone.screenshot("simulcast-phone")
+			t.Fatalf("the phone decodes the laptop's camera %.0f px wide, want the low layer's %.0f (tiles %s)", got, low, tile)
+		}
+	}
+	t.Logf("the phone decodes the laptop's low layer, %.0f px wide", low)
 }
