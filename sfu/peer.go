@@ -107,7 +107,12 @@ func (s *SFU) NewPeer(room, participant string, h PeerHandler) (*Peer, error) {
 				x.gate.offer(c.ToJSON())
 			}
 		})
-		x.pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) { h.ConnectionState(x.kind, st) })
+		x.pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
+			if x.kind == Subscribe && st == webrtc.PeerConnectionStateConnected {
+				p.requestWaitingKeyframes()
+			}
+			h.ConnectionState(x.kind, st)
+		})
 	}
 	p.pub.OnTrack(p.onTrack)
 	s.metrics.peers.Inc()
@@ -238,6 +243,7 @@ func (p *Peer) Subscribe(up *UpTrack) error {
 	}
 	down := newDownTrack(up, p.sfu.metrics)
 	down.est = &p.est
+	down.transportUp = p.subscribeUp
 	sender, err := p.sub.AddTrack(down)
 	if err != nil {
 		p.mu.Unlock()
@@ -257,6 +263,27 @@ func (p *Peer) Subscribe(up *UpTrack) error {
 		p.h.NegotiationNeeded()
 	}
 	return nil
+}
+
+// subscribeUp reports whether the subscribe connection is up: packets written before are dropped.
+func (p *Peer) subscribeUp() bool {
+	return p.sub.ConnectionState() == webrtc.PeerConnectionStateConnected
+}
+
+// requestWaitingKeyframes asks for a keyframe for every video this participant waits to start:
+// the subscribe connection just came up, and what was sent before it did was dropped.
+func (p *Peer) requestWaitingKeyframes() {
+	p.mu.Lock()
+	var waiting []*DownTrack
+	for _, s := range p.downs {
+		if s.down.up.kind == webrtc.RTPCodecTypeVideo && s.down.needKeyframe.Load() {
+			waiting = append(waiting, s.down)
+		}
+	}
+	p.mu.Unlock()
+	for _, d := range waiting {
+		d.requestKeyframe()
+	}
 }
 
 // Unsubscribe stops forwarding a participant's track to this participant. Unknown tracks are ignored.

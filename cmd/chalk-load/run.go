@@ -61,6 +61,9 @@ type result struct {
 	JoinP50       float64 `json:"join_to_first_media_ms_p50"`
 	JoinP99       float64 `json:"join_to_first_media_ms_p99"`
 	JoinSamples   int     `json:"join_samples"`
+	// JoinPhasesP50 breaks join_to_first_media down: for each step (joined, answer_sent,
+	// ice_connected, dtls_connected, first_video), the median time from starting to dial, in ms.
+	JoinPhasesP50 map[string]float64 `json:"join_phases_ms_p50,omitempty"`
 
 	ServerCPUS         float64 `json:"server_cpu_s"`
 	ServerCPUCores     float64 `json:"server_cpu_cores"`
@@ -201,6 +204,7 @@ func run(ctx context.Context, cfg config) (*result, error) {
 	var kindExp, kindGot [2]int64 // audio, video
 	var lat histogram
 	var joins []time.Duration
+	var phases [numPhases][]time.Duration
 	res.WorstDelivery = 1
 	for _, r := range rs {
 		for _, p := range r.members {
@@ -240,7 +244,13 @@ func run(ctx context.Context, cfg config) (*result, error) {
 			lat.merge(&p.recv.latency)
 			p.recv.mu.Unlock()
 			if first := p.recv.firstAt.Load(); p.measure && first != 0 {
-				joins = append(joins, time.Duration(first-int64(p.recv.joinStart.Sub(epoch))))
+				start := int64(p.recv.joinStart.Sub(epoch))
+				joins = append(joins, time.Duration(first-start))
+				for i := range phases {
+					if at := p.recv.phases[i].Load(); at != 0 {
+						phases[i] = append(phases[i], time.Duration(at-start))
+					}
+				}
 			}
 		}
 	}
@@ -257,6 +267,12 @@ func run(ctx context.Context, cfg config) (*result, error) {
 	res.LatencyP50, res.LatencyP99 = lat.quantile(0.50), lat.quantile(0.99)
 	res.LatencyMax = float64(lat.max) / float64(time.Millisecond)
 	res.JoinP50, res.JoinP99, res.JoinSamples = quantileOf(joins, 0.50), quantileOf(joins, 0.99), len(joins)
+	if len(joins) > 0 {
+		res.JoinPhasesP50 = map[string]float64{}
+		for i, ds := range phases {
+			res.JoinPhasesP50[phaseNames[i]] = quantileOf(ds, 0.50)
+		}
+	}
 
 	res.ServerCPUS = after[metricCPU] - before[metricCPU]
 	res.ServerCPUCores = res.ServerCPUS / elapsed
