@@ -163,6 +163,7 @@ func (d *DownTrack) readRTCP(sender *webrtc.RTPSender) {
 			case *rtcp.ReceiverEstimatedMaximumBitrate:
 				if d.est != nil {
 					d.est.set(uint64(p.Bitrate))
+					d.metrics.rembReceived.Inc()
 				}
 			case *rtcp.TransportLayerNack:
 				if d.up.kind != webrtc.RTPCodecTypeVideo {

@@ -377,6 +377,7 @@ func (d *DownTrack) admit(pkt *rtp.Packet, keyframe bool) bool {
 	old := s.current
 	s.current = layer
 	d.up.log.Debug("simulcast switched", "from", old, "to", layer)
+	d.metrics.layerSwitches.Inc()
 	d.mun.rebase(&pkt.Header, pkt.Payload, d.up.codec.ClockRate, d.vp8)
 	if old >= 0 && d.up.sc != nil {
 		if l := d.up.layerAt(old); l != nil {
@@ -454,6 +455,9 @@ func (d *DownTrack) reselect() {
 	prevTarget, cur, maxW, maxH := s.target, s.current, s.maxW, s.maxH
 	req := d.setTargetLocked(l)
 	d.mu.Unlock()
+	if l != prevTarget && l >= 0 && share > 0 && l < selectLayer(&ls, from, maxW, maxH, 0, true) {
+		d.metrics.layerByEstimate.Inc()
+	}
 	if l != prevTarget {
 		d.up.log.Debug("simulcast target", "from", prevTarget, "to", l, "current", cur, "maxW", maxW, "maxH", maxH, "share", share,
 			"w0", ls[0].width, "w1", ls[1].width, "w2", ls[2].width, "a0", ls[0].active, "a1", ls[1].active, "a2", ls[2].active)

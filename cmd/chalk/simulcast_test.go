@@ -3,6 +3,10 @@ package main
 import (
 	"context"
 	"encoding/binary"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -158,6 +162,14 @@ func TestSimulcastLayerPerSubscriber(t *testing.T) {
 		return s[0] > 20 && s[1]+s[2] == 0 && l[2] > 20 && l[0]+l[1] == 0 && w[0] > 20 && w[1]+w[2] == 0
 	})
 
+	// The estimate reached the layer choice: the slow subscriber's layer is below its tile's.
+	if n := metricValue(t, srv, "chalk_sfu_remb_received_total"); n < 1 {
+		t.Fatalf("chalk_sfu_remb_received_total = %v, want the slow subscriber's REMBs", n)
+	}
+	if n := metricValue(t, srv, "chalk_sfu_simulcast_estimate_limited_total"); n < 1 {
+		t.Fatalf("chalk_sfu_simulcast_estimate_limited_total = %v, want the slow subscriber counted", n)
+	}
+
 	// The server measured three layers with their sizes.
 	up := srv.sfu.UpTrack("sim", pub.ID, "camera")
 	if up == nil {
@@ -166,6 +178,30 @@ func TestSimulcastLayerPerSubscriber(t *testing.T) {
 	if n, widths := up.Layers(); n != 3 || widths != [3]int{320, 640, 1280} {
 		t.Fatalf("up-track has %d layers %v, want 3 of widths 320, 640, 1280", n, widths)
 	}
+}
+
+// metricValue reads one unlabelled series from the server's /metrics (0 if absent).
+func metricValue(t *testing.T, srv *server, name string) float64 {
+	t.Helper()
+	resp, err := http.Get(srv.URL() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil {
+				t.Fatalf("%s: %v", line, err)
+			}
+			return f
+		}
+	}
+	return 0
 }
 
 func waitFor(t *testing.T, d time.Duration, what string, ok func() bool) {
