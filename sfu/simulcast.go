@@ -471,8 +471,9 @@ func (d *DownTrack) reselect() {
 //   - want: the lowest active layer that covers the tile (within 3/4 of its size), else the
 //     highest active layer; no tile limit means the highest;
 //   - with a bandwidth share (0: unknown), the highest active layer up to want that fits it (a
-//     layer above cur fits only with 25% to spare: see fits); moving up while the share does not show room yet (a receiver's estimate follows what it
-//     receives) is done one layer at a time and only when probe is allowed;
+//     layer above cur fits only with 25% to spare: see fits); moving up while the share does not
+//     show room yet (a receiver's estimate follows what it receives) is done one layer at a time
+//     and only when probe is allowed;
 //   - nothing active (the camera is off): keep cur.
 //
 // cur is the layer wanted until now (-1: none).
@@ -515,7 +516,7 @@ func selectLayer(ls *[maxLayers]layerState, cur, maxW, maxH int, share uint64, p
 }
 
 // fits reports whether a layer's bitrate fits the bandwidth share. A layer above the one sent
-// needs upHeadroom more: a layer's measured rate swings with its frames, and without the margin a
+// needs a quarter more (upHeadroomDiv): a layer's measured rate swings with its frames, and without the margin a
 // subscriber the estimate just pushed down went straight back up at the next measurement (Chromium
 // subscribers switched every 0.25-2 s at the edge, each switch a keyframe from the publisher).
 func fits(l *layerState, up bool, share uint64) bool {
