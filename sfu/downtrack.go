@@ -34,6 +34,11 @@ type DownTrack struct {
 	hdr rtp.Header // scratch header
 	buf [1500]byte // scratch payload, when a VP8 picture id must be rewritten
 	rtx rtxMemory  // recently resent sequence numbers, touched only by readRTCP's goroutine
+
+	// replayedTo: the subscriber was started from the packet cache up to this sequence number
+	// (startcache.go); the writers skip what they are handed up to it. Under mu.
+	replayedTo uint16
+	replayed   bool
 }
 
 // binding is what Pion negotiated for this track on the subscriber's connection.
@@ -103,6 +108,12 @@ func (d *DownTrack) writeRTP(pkt *rtp.Packet, keyframe bool) {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.replayed {
+		if int16(pkt.SequenceNumber-d.replayedTo) <= 0 {
+			return // already sent from the cache
+		}
+		d.replayed = false
+	}
 	if !d.admit(pkt, keyframe) {
 		return
 	}

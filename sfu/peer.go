@@ -270,8 +270,9 @@ func (p *Peer) subscribeUp() bool {
 	return p.sub.ConnectionState() == webrtc.PeerConnectionStateConnected
 }
 
-// requestWaitingKeyframes asks for a keyframe for every video this participant waits to start:
-// the subscribe connection just came up, and what was sent before it did was dropped.
+// requestWaitingKeyframes starts every video this participant waits to start, from the packet
+// cache or with a keyframe request: the subscribe connection just came up, and what was sent
+// before it did was dropped.
 func (p *Peer) requestWaitingKeyframes() {
 	p.mu.Lock()
 	var waiting []*DownTrack
@@ -282,7 +283,7 @@ func (p *Peer) requestWaitingKeyframes() {
 	}
 	p.mu.Unlock()
 	for _, d := range waiting {
-		d.requestKeyframe()
+		d.startOrRequest()
 	}
 }
 
