@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/rtp"
@@ -20,8 +21,11 @@ import (
 const cachedFlag = 1 << 16
 
 // startMaxAge: an older keyframe is not replayed; the subscriber would receive a burst of old
-// frames (and at most keyframeInterval is what it would otherwise wait).
-const startMaxAge = keyframeInterval
+// frames (and at most keyframeInterval is what it would otherwise wait). A variable so that tests
+// on a loaded machine do not depend on how fast a connection comes up.
+var startMaxAge atomic.Int64 // nanoseconds
+
+func init() { startMaxAge.Store(int64(keyframeInterval)) }
 
 // remember caches a packet for retransmission and notes it for startFromCache. Reader only.
 func (t *UpTrack) remember(pkt *rtp.Packet, raw []byte) {
@@ -71,7 +75,7 @@ func (d *DownTrack) startFromCache() startResult {
 	}
 	b := d.bound.Load()
 	key := up.keySeq.Load()
-	if b == nil || key == 0 || time.Since(time.Unix(0, up.keyAt.Load())) > startMaxAge {
+	if b == nil || key == 0 || time.Since(time.Unix(0, up.keyAt.Load())) > time.Duration(startMaxAge.Load()) {
 		return startNone
 	}
 	buf := make([]byte, 1500)
