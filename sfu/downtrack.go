@@ -23,6 +23,7 @@ type DownTrack struct {
 	bound        atomic.Pointer[binding]
 	needKeyframe atomic.Bool // video: drop packets until a keyframe starts, so decoding can begin
 	est          *estimate   // the subscriber's bandwidth estimate, shared by its down-tracks; nil: none
+	transportUp  func() bool // whether the subscriber's connection is up (DTLS done); nil: assume so
 	vp8          bool        // payloads carry a VP8 descriptor whose picture id is kept continuous
 	relay        bool        // the subscriber is another node (relay.go): counted apart
 
@@ -34,6 +35,11 @@ type DownTrack struct {
 	hdr rtp.Header // scratch header
 	buf [1500]byte // scratch payload, when a VP8 picture id must be rewritten
 	rtx rtxMemory  // recently resent sequence numbers, touched only by readRTCP's goroutine
+
+	// replayedTo: the subscriber was started from the packet cache up to this sequence number
+	// (startcache.go); the writers skip what they are handed up to it. Under mu.
+	replayedTo uint16
+	replayed   bool
 }
 
 // binding is what Pion negotiated for this track on the subscriber's connection.
@@ -69,7 +75,12 @@ func (d *DownTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 		if strings.EqualFold(c.MimeType, d.up.codec.MimeType) {
 			d.bound.Store(&binding{ssrc: uint32(ctx.SSRC()), pt: uint8(c.PayloadType), w: ctx.WriteStream()})
 			d.needKeyframe.Store(d.up.kind == webrtc.RTPCodecTypeVideo)
-			d.requestKeyframe()
+			if d.transportUp == nil || d.transportUp() {
+				// Otherwise the keyframe would arrive before DTLS is up and be dropped, and its
+				// request would hold back the next one (RequestKeyframe's interval): the
+				// connection coming up asks instead (Peer).
+				d.requestKeyframe()
+			}
 			return c, nil
 		}
 	}
@@ -98,14 +109,22 @@ func (d *DownTrack) writeRTP(pkt *rtp.Packet, keyframe bool) {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.replayed {
+		if int16(pkt.SequenceNumber-d.replayedTo) <= 0 {
+			return // already sent from the cache
+		}
+		d.replayed = false
+	}
 	if !d.admit(pkt, keyframe) {
 		return
 	}
+	opened := false
 	if d.needKeyframe.Load() {
 		if !keyframe {
 			return
 		}
 		d.needKeyframe.Store(false)
+		opened = true
 	}
 	d.hdr = pkt.Header
 	d.hdr.SSRC = b.ssrc
@@ -114,8 +133,18 @@ func (d *DownTrack) writeRTP(pkt *rtp.Packet, keyframe bool) {
 	d.hdr.Extension = false
 	d.hdr.Extensions = nil
 	payload := d.mun.rewrite(&d.hdr, pkt.Payload, d.buf[:], d.vp8)
-	if _, err := b.w.WriteRTP(&d.hdr, payload); err != nil {
+	n, err := b.w.WriteRTP(&d.hdr, payload)
+	if err != nil {
 		d.metrics.writeErrors.Inc()
+		return
+	}
+	if n == 0 {
+		// Pion drops a packet silently (0 bytes, no error) until the subscriber's DTLS is up. A
+		// keyframe dropped that way must not open the gate: the subscriber would start on frames
+		// it cannot decode. Its connection coming up asks for a keyframe again (Peer).
+		if opened {
+			d.needKeyframe.Store(true)
+		}
 		return
 	}
 	d.metrics.packetsForwarded.Inc()
@@ -152,6 +181,7 @@ func (d *DownTrack) readRTCP(sender *webrtc.RTPSender) {
 			case *rtcp.ReceiverEstimatedMaximumBitrate:
 				if d.est != nil {
 					d.est.set(uint64(p.Bitrate))
+					d.metrics.rembReceived.Inc()
 				}
 			case *rtcp.TransportLayerNack:
 				if d.up.kind != webrtc.RTPCodecTypeVideo {

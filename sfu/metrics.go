@@ -16,6 +16,10 @@ type Metrics struct {
 	fanoutDrops      prometheus.Counter
 
 	relay relayMetrics // cascading between nodes (relay.go)
+
+	rembReceived    prometheus.Counter // subscribers' bandwidth estimates: simulcast layer choice reads them
+	layerSwitches   prometheus.Counter
+	layerByEstimate prometheus.Counter
 }
 
 // NewMetrics returns unregistered metrics; call Register to export them.
@@ -31,12 +35,16 @@ func NewMetrics() *Metrics {
 		retransmitted:    prometheus.NewCounter(prometheus.CounterOpts{Name: "chalk_sfu_rtp_retransmissions_total", Help: "Packets resent to subscribers from the packet cache, answering their NACKs."}),
 		fanoutDrops:      prometheus.NewCounter(prometheus.CounterOpts{Name: "chalk_sfu_fanout_drops_total", Help: "Packets a fan-out writer goroutine could not take (it was far behind), once per writer."}),
 		relay:            newRelayMetrics(),
+
+		rembReceived:    prometheus.NewCounter(prometheus.CounterOpts{Name: "chalk_sfu_remb_received_total", Help: "Bandwidth estimates (REMB) received from subscribers."}),
+		layerSwitches:   prometheus.NewCounter(prometheus.CounterOpts{Name: "chalk_sfu_simulcast_switches_total", Help: "Simulcast layer switches completed (at a keyframe of the new layer)."}),
+		layerByEstimate: prometheus.NewCounter(prometheus.CounterOpts{Name: "chalk_sfu_simulcast_estimate_limited_total", Help: "Simulcast layer choices set below what the subscriber's tile asks for, because its bandwidth estimate does not fit it."}),
 	}
 }
 
 // Register adds the metrics to r.
 func (m *Metrics) Register(r prometheus.Registerer) error {
-	for _, c := range []prometheus.Collector{m.peers, m.upTracks, m.downTracks, m.packetsForwarded, m.bytesForwarded, m.writeErrors, m.keyframeRequests, m.retransmitted, m.fanoutDrops} {
+	for _, c := range []prometheus.Collector{m.peers, m.upTracks, m.downTracks, m.packetsForwarded, m.bytesForwarded, m.writeErrors, m.keyframeRequests, m.retransmitted, m.fanoutDrops, m.rembReceived, m.layerSwitches, m.layerByEstimate} {
 		if err := r.Register(c); err != nil {
 			return err
 		}

@@ -112,7 +112,12 @@ func (s *SFU) newPeer(api *webrtc.API, room, participant string, h PeerHandler) 
 				x.gate.offer(c.ToJSON())
 			}
 		})
-		x.pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) { h.ConnectionState(x.kind, st) })
+		x.pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
+			if x.kind == Subscribe && st == webrtc.PeerConnectionStateConnected {
+				p.requestWaitingKeyframes()
+			}
+			h.ConnectionState(x.kind, st)
+		})
 	}
 	p.pub.OnTrack(p.onTrack)
 	s.metrics.peers.Inc()
@@ -244,6 +249,8 @@ func (p *Peer) Subscribe(up *UpTrack) error {
 	down := newDownTrack(up, p.sfu.metrics)
 	down.est = &p.est
 	down.relay = p.relay
+
+	down.transportUp = p.subscribeUp
 	sender, err := p.sub.AddTrack(down)
 	if err != nil {
 		p.mu.Unlock()
@@ -264,6 +271,28 @@ func (p *Peer) Subscribe(up *UpTrack) error {
 		p.h.NegotiationNeeded()
 	}
 	return nil
+}
+
+// subscribeUp reports whether the subscribe connection is up: packets written before are dropped.
+func (p *Peer) subscribeUp() bool {
+	return p.sub.ConnectionState() == webrtc.PeerConnectionStateConnected
+}
+
+// requestWaitingKeyframes starts every video this participant waits to start, from the packet
+// cache or with a keyframe request: the subscribe connection just came up, and what was sent
+// before it did was dropped.
+func (p *Peer) requestWaitingKeyframes() {
+	p.mu.Lock()
+	var waiting []*DownTrack
+	for _, s := range p.downs {
+		if s.down.up.kind == webrtc.RTPCodecTypeVideo && s.down.needKeyframe.Load() {
+			waiting = append(waiting, s.down)
+		}
+	}
+	p.mu.Unlock()
+	for _, d := range waiting {
+		d.startOrRequest()
+	}
 }
 
 // Unsubscribe stops forwarding a participant's track to this participant. Unknown tracks are ignored.

@@ -184,6 +184,9 @@ func (s *SFU) newAPI(se webrtc.SettingEngine, first ...interceptor.Factory) (*we
 // wmem_max (raise those on a media server).
 const mediaSocketBuffer = 4 << 20
 
+// srtpReplayWindow is how late (in packets) an SRTP packet may arrive and still be accepted.
+const srtpReplayWindow = 1024
+
 const transportCCURI = "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01"
 
 func (s *SFU) settingEngine() (webrtc.SettingEngine, error) {
@@ -192,6 +195,11 @@ func (s *SFU) settingEngine() (webrtc.SettingEngine, error) {
 	// mDNS candidates would hide our address behind a .local name the browser cannot resolve.
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	se.SetIncludeLoopbackCandidate(s.cfg.IncludeLoopback)
+	// A publisher's retransmission answers our NACK after the packets sent since: accept it up to
+	// 1024 packets late, as browsers do (libwebrtc and Firefox set libsrtp's window to 1024). With
+	// Pion's default of 64 (half a second of 1.2 Mbps video) a packet recovered after a stall was
+	// dropped as a replay.
+	se.SetSRTPReplayProtectionWindow(srtpReplayWindow)
 	if len(s.cfg.NAT1To1IPs) > 0 {
 		se.SetNAT1To1IPs(s.cfg.NAT1To1IPs, webrtc.ICECandidateTypeHost)
 	}

@@ -34,6 +34,9 @@ const (
 	probeGrace = 5 * time.Second
 	// probeHold: after the estimate pushed a subscriber down, no move up on trial for this long.
 	probeHold = 15 * time.Second
+	// upHeadroomDiv: moving up without a trial needs the estimate to exceed the layer's rate by
+	// 1/upHeadroomDiv of it (25%), so a subscriber at the edge does not switch back and forth.
+	upHeadroomDiv = 4
 )
 
 // layerIndex maps a RID to a layer, lowest first. Chalk's web client sends q, h and f.
@@ -373,6 +376,8 @@ func (d *DownTrack) admit(pkt *rtp.Packet, keyframe bool) bool {
 	}
 	old := s.current
 	s.current = layer
+	d.up.log.Debug("simulcast switched", "from", old, "to", layer)
+	d.metrics.layerSwitches.Inc()
 	d.mun.rebase(&pkt.Header, pkt.Payload, d.up.codec.ClockRate, d.vp8)
 	if old >= 0 && d.up.sc != nil {
 		if l := d.up.layerAt(old); l != nil {
@@ -441,14 +446,22 @@ func (d *DownTrack) reselect() {
 		l = -1
 	}
 	if l >= 0 && from >= 0 && share > 0 {
-		if l > from && ls[l].bps > share {
+		if l > from && !fits(&ls[l], true, share) {
 			s.graceUntil = now.Add(probeGrace) // probing up
 		} else if l < from && !now.Before(s.graceUntil) && ls[from].bps > share {
 			s.holdUntil = now.Add(probeHold) // the estimate pushed us down
 		}
 	}
+	prevTarget, cur, maxW, maxH := s.target, s.current, s.maxW, s.maxH
 	req := d.setTargetLocked(l)
 	d.mu.Unlock()
+	if l != prevTarget && l >= 0 && share > 0 && l < selectLayer(&ls, from, maxW, maxH, 0, true) {
+		d.metrics.layerByEstimate.Inc()
+	}
+	if l != prevTarget {
+		d.up.log.Debug("simulcast target", "from", prevTarget, "to", l, "current", cur, "maxW", maxW, "maxH", maxH, "share", share,
+			"w0", ls[0].width, "w1", ls[1].width, "w2", ls[2].width, "a0", ls[0].active, "a1", ls[1].active, "a2", ls[2].active)
+	}
 	if req != nil {
 		req.RequestKeyframe()
 	}
@@ -457,9 +470,10 @@ func (d *DownTrack) reselect() {
 // selectLayer is the layer policy, a pure function (no allocation, no clock):
 //   - want: the lowest active layer that covers the tile (within 3/4 of its size), else the
 //     highest active layer; no tile limit means the highest;
-//   - with a bandwidth share (0: unknown), the highest active layer up to want that fits it;
-//     moving up while the share does not show room yet (a receiver's estimate follows what it
-//     receives) is done one layer at a time and only when probe is allowed;
+//   - with a bandwidth share (0: unknown), the highest active layer up to want that fits it (a
+//     layer above cur fits only with 25% to spare: see fits); moving up while the share does not
+//     show room yet (a receiver's estimate follows what it receives) is done one layer at a time
+//     and only when probe is allowed;
 //   - nothing active (the camera is off): keep cur.
 //
 // cur is the layer wanted until now (-1: none).
@@ -487,7 +501,7 @@ func selectLayer(ls *[maxLayers]layerState, cur, maxW, maxH int, share uint64, p
 		return want
 	}
 	fit := want
-	for fit > lowest && ls[fit].bps > share {
+	for fit > lowest && !fits(&ls[fit], fit > cur && cur >= 0, share) {
 		fit = lowerActive(ls, fit)
 	}
 	if cur < 0 || fit != cur || want <= cur || !ls[cur].active || !probe {
@@ -499,6 +513,17 @@ func selectLayer(ls *[maxLayers]layerState, cur, maxW, maxH int, share uint64, p
 		}
 	}
 	return fit
+}
+
+// fits reports whether a layer's bitrate fits the bandwidth share. A layer above the one sent
+// needs a quarter more (upHeadroomDiv): a layer's measured rate swings with its frames, and without the margin a
+// subscriber the estimate just pushed down went straight back up at the next measurement (Chromium
+// subscribers switched every 0.25-2 s at the edge, each switch a keyframe from the publisher).
+func fits(l *layerState, up bool, share uint64) bool {
+	if up {
+		return l.bps+l.bps/upHeadroomDiv <= share
+	}
+	return l.bps <= share
 }
 
 func covers(l *layerState, maxW, maxH int) bool {

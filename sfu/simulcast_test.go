@@ -45,6 +45,12 @@ func TestSelectLayer(t *testing.T) {
 		{"at the estimate's edge, probing allowed: one layer up", all, 0, -1, -1, 225_000, true, 1},
 		{"at the estimate's edge, holding: stay", all, 0, -1, -1, 225_000, false, 0},
 		{"probe never goes past the tile", all, 1, 640, 360, 600_000, true, 1},
+		// Measured with Chromium subscribers: pushed down by the estimate, then straight back up at
+		// the next measurement because the layer's rate dipped just under the estimate.
+		{"just pushed down, the layer above at the estimate: stay", all, 0, -1, -1, 520_000, false, 0},
+		{"the layer above with room to spare: up", all, 0, -1, -1, 700_000, false, 1},
+		{"the layer sent, just under the estimate: keep it", all, 1, -1, -1, 520_000, false, 1},
+		{"first choice needs no margin", all, -1, -1, -1, 520_000, true, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := selectLayer(&tc.ls, tc.cur, tc.maxW, tc.maxH, tc.share, tc.probe); got != tc.want {

@@ -38,6 +38,11 @@ type UpTrack struct {
 	sinks  atomic.Pointer[[]Sink] // in-process subscribers (the recorder), copy-on-write like downs
 	downMu sync.Mutex             // serialises replacements of downs and sinks
 
+	// The newest packet cached and the latest keyframe's first one (sequence number | cachedFlag;
+	// 0: none) and its arrival (unix ns): a new subscriber starts from the cache (startcache.go).
+	newest, keySeq atomic.Uint32
+	keyAt          atomic.Int64
+
 	kfMu    sync.Mutex
 	kfLast  time.Time
 	kfTimer *time.Timer
@@ -99,9 +104,7 @@ func (t *UpTrack) run() {
 			continue
 		}
 		t.observe(&pkt)
-		if t.cache != nil && len(pkt.Payload) > 0 {
-			t.cache.store(pkt.SequenceNumber, buf[:n])
-		}
+		t.remember(&pkt, buf[:n])
 		t.forward(&pkt)
 	}
 }
@@ -132,6 +135,7 @@ func (t *UpTrack) SetPaused(paused bool) {
 	if t.sc != nil {
 		t.sc.setPaused(t, paused)
 	}
+	t.keySeq.Store(0) // what is cached from before must not start a new subscriber (startcache.go)
 	if t.paused.Swap(paused) == paused || paused {
 		return
 	}

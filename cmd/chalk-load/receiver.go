@@ -34,6 +34,37 @@ type receiver struct {
 	firstSeen map[uint32]bool
 	firstAt   atomic.Int64 // first video packet, ns since epoch; 0 until then
 	maxN      uint32
+	phases    [numPhases]atomic.Int64 // when each step of joining happened, ns since epoch; 0: not yet
+}
+
+// Steps of joining, in order, for the join-to-first-media breakdown.
+const (
+	phaseJoined     = iota // the server's joined message (Dial returned)
+	phaseAnswer            // the first subscribe offer applied and the answer sent
+	phaseICE               // the subscribe connection's ICE connected
+	phaseDTLS              // the subscribe connection connected (DTLS done)
+	phaseFirstVideo        // the first video packet read (the SFU starts a subscriber at a keyframe)
+	phaseFirstKey          // the first packet of a keyframe read: later than first_video if the SFU's gate opened on a keyframe the subscriber never got
+	numPhases
+)
+
+var phaseNames = [numPhases]string{"joined", "answer_sent", "ice_connected", "dtls_connected", "first_video", "first_keyframe"}
+
+// mark records when a step of joining first happened.
+func (r *receiver) mark(phase int) { r.phases[phase].CompareAndSwap(0, now()) }
+
+// watch follows the subscribe connection's states for the breakdown.
+func (r *receiver) watch(pc *webrtc.PeerConnection) {
+	pc.OnICEConnectionStateChange(func(s webrtc.ICEConnectionState) {
+		if s == webrtc.ICEConnectionStateConnected {
+			r.mark(phaseICE)
+		}
+	})
+	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+		if s == webrtc.PeerConnectionStateConnected {
+			r.mark(phaseDTLS)
+		}
+	})
 }
 
 func newReceiver(win *window, maxN uint32) *receiver {
@@ -66,6 +97,9 @@ func (r *receiver) onTrack(_ client.TrackInfo, t *webrtc.TrackRemote) {
 			if !ok {
 				continue
 			}
+			if kind == webrtc.RTPCodecTypeVideo && r.phases[phaseFirstKey].Load() == 0 && buf[hn]&0x10 != 0 && buf[hn+1]&0x01 == 0 {
+				r.mark(phaseFirstKey)
+			}
 			r.record(kind, m, now())
 		}
 	}()
@@ -74,6 +108,7 @@ func (r *receiver) onTrack(_ client.TrackInfo, t *webrtc.TrackRemote) {
 func (r *receiver) record(kind webrtc.RTPCodecType, m marker, at int64) {
 	if kind == webrtc.RTPCodecTypeVideo {
 		r.firstAt.CompareAndSwap(0, at)
+		r.phases[phaseFirstVideo].CompareAndSwap(0, at)
 	}
 	if m.n >= r.maxN {
 		return

@@ -36,20 +36,24 @@ type config struct {
 
 // result is the one JSON line a run prints.
 type result struct {
-	Scenario      string  `json:"scenario"`
-	Rooms         int     `json:"rooms"`
-	Publishers    int     `json:"publishers"`
-	Subscribers   int     `json:"subscribers"`
-	DurationS     float64 `json:"duration_s"`
-	VideoKbps     int     `json:"video_kbps"`
-	JoinsFailed   int     `json:"joins_failed"`
-	NotReceiving  int     `json:"subscribers_without_media"`
-	Sent          int64   `json:"packets_sent"` // by the publishers in the window (each to every subscriber)
-	SendErrors    int64   `json:"publisher_write_errors"`
-	Expected      int64   `json:"packets_expected"`
-	Received      int64   `json:"packets_received"`
-	Duplicates    int64   `json:"duplicates"`
-	Delivery      float64 `json:"delivery"`
+	Scenario     string  `json:"scenario"`
+	Rooms        int     `json:"rooms"`
+	Publishers   int     `json:"publishers"`
+	Subscribers  int     `json:"subscribers"`
+	DurationS    float64 `json:"duration_s"`
+	VideoKbps    int     `json:"video_kbps"`
+	JoinsFailed  int     `json:"joins_failed"`
+	NotReceiving int     `json:"subscribers_without_media"`
+	Sent         int64   `json:"packets_sent"` // by the publishers in the window (each to every subscriber)
+	SendErrors   int64   `json:"publisher_write_errors"`
+	Expected     int64   `json:"packets_expected"`
+	Received     int64   `json:"packets_received"`
+	Duplicates   int64   `json:"duplicates"`
+	Delivery     float64 `json:"delivery"`
+	// By kind: audio is not retransmitted (the SFU caches only video for NACK, as browsers NACK
+	// only video), so a receiver that loses packets recovers video and not audio.
+	VideoDelivery float64 `json:"video_delivery"`
+	AudioDelivery float64 `json:"audio_delivery"`
 	WorstDelivery float64 `json:"worst_subscriber_delivery"`
 	LatencyP50    float64 `json:"latency_ms_p50"`
 	LatencyP99    float64 `json:"latency_ms_p99"`
@@ -57,6 +61,9 @@ type result struct {
 	JoinP50       float64 `json:"join_to_first_media_ms_p50"`
 	JoinP99       float64 `json:"join_to_first_media_ms_p99"`
 	JoinSamples   int     `json:"join_samples"`
+	// JoinPhasesP50 breaks join_to_first_media down: for each step (joined, answer_sent,
+	// ice_connected, dtls_connected, first_video), the median time from starting to dial, in ms.
+	JoinPhasesP50 map[string]float64 `json:"join_phases_ms_p50,omitempty"`
 
 	ServerCPUS         float64 `json:"server_cpu_s"`
 	ServerCPUCores     float64 `json:"server_cpu_cores"`
@@ -194,8 +201,10 @@ func run(ctx context.Context, cfg config) (*result, error) {
 		bounds[s.id] = [2]uint32{starts[i], ends[i]}
 		res.Sent += int64(ends[i] - starts[i])
 	}
+	var kindExp, kindGot [2]int64 // audio, video
 	var lat histogram
 	var joins []time.Duration
+	var phases [numPhases][]time.Duration
 	res.WorstDelivery = 1
 	for _, r := range rs {
 		for _, p := range r.members {
@@ -215,6 +224,12 @@ func run(ctx context.Context, cfg config) (*result, error) {
 				d, dup := p.recv.tally(s.id, b[0], b[1])
 				exp += int64(b[1] - b[0])
 				got += int64(d)
+				k := 0
+				if s.kind == webrtc.RTPCodecTypeVideo {
+					k = 1
+				}
+				kindExp[k] += int64(b[1] - b[0])
+				kindGot[k] += int64(d)
 				res.Duplicates += int64(dup)
 			}
 			res.Expected += exp
@@ -229,17 +244,35 @@ func run(ctx context.Context, cfg config) (*result, error) {
 			lat.merge(&p.recv.latency)
 			p.recv.mu.Unlock()
 			if first := p.recv.firstAt.Load(); p.measure && first != 0 {
-				joins = append(joins, time.Duration(first-int64(p.recv.joinStart.Sub(epoch))))
+				start := int64(p.recv.joinStart.Sub(epoch))
+				joins = append(joins, time.Duration(first-start))
+				for i := range phases {
+					if at := p.recv.phases[i].Load(); at != 0 {
+						phases[i] = append(phases[i], time.Duration(at-start))
+					}
+				}
 			}
 		}
 	}
 	if res.Expected > 0 {
 		res.Delivery = float64(res.Received) / float64(res.Expected)
 	}
+	if kindExp[0] > 0 {
+		res.AudioDelivery = float64(kindGot[0]) / float64(kindExp[0])
+	}
+	if kindExp[1] > 0 {
+		res.VideoDelivery = float64(kindGot[1]) / float64(kindExp[1])
+	}
 	res.DurationS = elapsed
 	res.LatencyP50, res.LatencyP99 = lat.quantile(0.50), lat.quantile(0.99)
 	res.LatencyMax = float64(lat.max) / float64(time.Millisecond)
 	res.JoinP50, res.JoinP99, res.JoinSamples = quantileOf(joins, 0.50), quantileOf(joins, 0.99), len(joins)
+	if len(joins) > 0 {
+		res.JoinPhasesP50 = map[string]float64{}
+		for i, ds := range phases {
+			res.JoinPhasesP50[phaseNames[i]] = quantileOf(ds, 0.50)
+		}
+	}
 
 	res.ServerCPUS = after[metricCPU] - before[metricCPU]
 	res.ServerCPUCores = res.ServerCPUS / elapsed

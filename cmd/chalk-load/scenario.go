@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -108,6 +109,11 @@ func (j *joiner) join(ctx context.Context, p *participant, mediaCtx context.Cont
 		p.recv = newReceiver(j.win, j.maxN)
 		p.recv.joinStart = time.Now()
 		o.OnTrack = p.recv.onTrack
+		o.OnMessage = func(typ string, _ json.RawMessage) {
+			if typ == "offer" {
+				p.recv.mark(phaseAnswer) // the client calls this after answering
+			}
+		}
 		p.measure = p.room.publishing.Load() > 0
 	}
 	if p.publish {
@@ -125,6 +131,10 @@ func (j *joiner) join(ctx context.Context, p *participant, mediaCtx context.Cont
 		return fmt.Errorf("%s: %w", p.name, err)
 	}
 	p.c = c
+	if p.recv != nil {
+		p.recv.mark(phaseJoined)
+		p.recv.watch(c.SubscribeConnection()) // before the first offer: the server sends it after joined
+	}
 	if !p.publish {
 		return nil
 	}

@@ -49,7 +49,13 @@ func startCluster(t *testing.T, extra ...string) (redisURL string, nodes []*node
 // metricValue reads one unlabelled series from a node's /metrics (-1 if absent).
 func metricValue(t *testing.T, n *node, name string) float64 {
 	t.Helper()
-	resp, err := http.Get(n.base + "/metrics")
+	return metricAt(n.base, name)
+}
+
+// metricAt reads one series, named with its labels, from the /metrics of the server at base (-1 if
+// absent or unreachable).
+func metricAt(base, name string) float64 {
+	resp, err := http.Get(base + "/metrics")
 	if err != nil {
 		return -1
 	}

@@ -158,6 +158,14 @@ func TestSimulcastLayerPerSubscriber(t *testing.T) {
 		return s[0] > 20 && s[1]+s[2] == 0 && l[2] > 20 && l[0]+l[1] == 0 && w[0] > 20 && w[1]+w[2] == 0
 	})
 
+	// The estimate reached the layer choice: the slow subscriber's layer is below its tile's.
+	if n := metricAt(srv.URL(), "chalk_sfu_remb_received_total"); n < 1 {
+		t.Fatalf("chalk_sfu_remb_received_total = %v, want the slow subscriber's REMBs", n)
+	}
+	if n := metricAt(srv.URL(), "chalk_sfu_simulcast_estimate_limited_total"); n < 1 {
+		t.Fatalf("chalk_sfu_simulcast_estimate_limited_total = %v, want the slow subscriber counted", n)
+	}
+
 	// The server measured three layers with their sizes.
 	up := srv.sfu.UpTrack("sim", pub.ID, "camera")
 	if up == nil {

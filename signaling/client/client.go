@@ -217,6 +217,10 @@ func newAPI(o ICE, socketBuffer int) (*webrtc.API, io.Closer, error) {
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() }) // tests talk to 127.0.0.1 only
+	// Accept retransmissions up to 1024 packets late, as browsers do (libwebrtc and Firefox set
+	// libsrtp's window to 1024); Pion's default of 64 rejected as replays the packets a
+	// subscriber NACKed after a stall of half a second, so it NACKed them again and again.
+	se.SetSRTPReplayProtectionWindow(1024)
 	o.apply(&se)
 	var mux io.Closer
 	if socketBuffer > 0 {
