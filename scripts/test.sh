@@ -25,5 +25,7 @@ go test -race -count=1 -timeout 20m ./...
 # iterations, so one-off warm-up allocations do not show as a per-packet allocation).
 echo "== benchmarks (smoke)"
 go test -run '^$' -bench . -benchtime 2000x ./sfu/ 2>&1 | grep -E '^(Benchmark|ok|PASS|FAIL)'
-# Time to lesson: one one-minute class, stop to lesson video stored (ready/session: target < 0.10).
-go test -run '^$' -bench LessonReady -benchtime 1x ./recorder/ 2>&1 | grep -E '^(Benchmark|ok|PASS|FAIL)'
+# Time to lesson: a one-minute class composed after the stop and one composed during the class,
+# stop to lesson video stored (ready/session: target < 0.10). The three-minute class (ready-s
+# constant as the class grows) runs with `-bench LessonReady` alone; it takes 3 minutes of real time.
+go test -run '^$' -bench 'LessonReady/^(parts=1|live=1m)$' -benchtime 1x ./recorder/ 2>&1 | grep -E '^(Benchmark|ok|PASS|FAIL)'
