@@ -70,20 +70,7 @@ func TestCascadedLecture(t *testing.T) {
 	var sent atomic.Uint32
 	stop := make(chan struct{})
 	defer close(stop)
-	go func() { // 50 packets/s of each kind, a keyframe every 10 video packets
-		tick := time.NewTicker(20 * time.Millisecond)
-		defer tick.Stop()
-		for n := uint32(0); ; n++ {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-			}
-			client.WriteSynthetic(pub.Audio, webrtc.RTPCodecTypeAudio, n, 0)
-			client.WriteSynthetic(pub.Video, webrtc.RTPCodecTypeVideo, n, 10)
-			sent.Store(n + 1)
-		}
-	}()
+	go sendSynthetic(pub, &sent, stop) // 50 packets/s of each kind, a keyframe every 10 video packets
 	waitFor(t, "the publisher's tracks reach the edge", 20*time.Second, func() bool { return b.metric(t, "chalk_sfu_relay_tracks_in") == 2 })
 	join(2)
 

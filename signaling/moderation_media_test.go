@@ -56,19 +56,8 @@ func TestModeratorMuteStopsMedia(t *testing.T) {
 
 	stop := make(chan struct{})
 	defer close(stop)
-	go func() { // 50 packets/s of each kind, a keyframe every 10 video packets
-		tick := time.NewTicker(20 * time.Millisecond)
-		defer tick.Stop()
-		for n := uint32(0); ; n++ {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-			}
-			client.WriteSynthetic(pub.Audio, webrtc.RTPCodecTypeAudio, n, 0)
-			client.WriteSynthetic(pub.Video, webrtc.RTPCodecTypeVideo, n, 10)
-		}
-	}()
+	var sent atomic.Uint32
+	go sendSynthetic(pub, &sent, stop) // 50 packets/s of each kind, a keyframe every 10 video packets
 	flowing := func(what string, c *atomic.Int64) {
 		t.Helper()
 		from, deadline := c.Load(), time.Now().Add(20*time.Second)
