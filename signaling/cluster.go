@@ -131,14 +131,20 @@ func (s *session) redirect(rt cluster.Route, reason string) {
 	s.end(rooms.ReasonMoved, true)
 }
 
-// checkPlacement redirects the sessions of rooms that are now placed on another live node.
-func (h *Hub) checkPlacement(ctx context.Context, reason string) {
+// roomNames lists the rooms this node has sessions in.
+func (h *Hub) roomNames() []string {
 	h.mu.Lock()
+	defer h.mu.Unlock()
 	names := make([]string, 0, len(h.rooms))
 	for room := range h.rooms {
 		names = append(names, room)
 	}
-	h.mu.Unlock()
+	return names
+}
+
+// checkPlacement redirects the sessions of rooms that are now placed on another live node.
+func (h *Hub) checkPlacement(ctx context.Context, reason string) {
+	names := h.roomNames()
 	for _, room := range names {
 		lctx, cancel := context.WithTimeout(ctx, storeTimeout)
 		rt, ok, err := h.cfg.Router.Lookup(lctx, room)
@@ -199,12 +205,7 @@ func (h *Hub) Drain(ctx context.Context) error {
 		return nil
 	}
 	h.draining.Store(true)
-	h.mu.Lock()
-	names := make([]string, 0, len(h.rooms))
-	for room := range h.rooms {
-		names = append(names, room)
-	}
-	h.mu.Unlock()
+	names := h.roomNames()
 	for _, room := range names {
 		rctx, cancel := context.WithTimeout(ctx, storeTimeout)
 		_, err := h.cfg.Router.Route(rctx, room) // re-place it now, not at the next join
@@ -235,12 +236,8 @@ func (h *Hub) Drain(ctx context.Context) error {
 func (h *Hub) Load() (participants, tracks int) {
 	h.mu.Lock()
 	participants = len(h.all)
-	names := make([]string, 0, len(h.rooms))
-	for room := range h.rooms {
-		names = append(names, room)
-	}
 	h.mu.Unlock()
-	for _, room := range names {
+	for _, room := range h.roomNames() {
 		tracks += len(h.cfg.SFU.UpTracks(room))
 	}
 	return participants, tracks
