@@ -117,6 +117,8 @@ type Event struct {
 
 	Breakouts *BreakoutPlan `json:"breakouts,omitempty"` // breakout events: the plan after the change
 
+	Hands []string `json:"hands,omitempty"` // EventHandRestored: the hand queue after the change (hands.go)
+
 	// Moderation (moderation.go).
 	Settings *RoomSettings `json:"settings,omitempty"`
 	Removal  *Removal      `json:"removal,omitempty"`

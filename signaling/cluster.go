@@ -34,8 +34,9 @@ const (
 	RedirectDrain     = "drain"     // this node is shutting down; the room moved
 )
 
-// ReasonNodeFailed is the participant_left reason for participants of a node that died.
-const ReasonNodeFailed = "node_failed"
+// ReasonNodeFailed is the participant_left reason for participants of a node that died; the store
+// holds their raised hands for their return (rooms/hands.go).
+const ReasonNodeFailed = rooms.ReasonNodeFailed
 
 // placementCheck is how often the hub checks that its rooms are still placed on it.
 const placementCheck = time.Second
