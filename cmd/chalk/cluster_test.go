@@ -355,7 +355,17 @@ func TestClusterNodeFailure(t *testing.T) {
 	if err := prof.Send(ctx, "poll_create", map[string]any{"question": "Still with me?", "options": []string{"Yes", "No"}}); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(500 * time.Millisecond) // the chat and the poll are in Redis before the node dies
+	// s2 raises a hand, then s1: the queue must come back in that order, with their new sessions.
+	for _, r := range []*roamer{rs[2], rs[1]} {
+		r.mu.Lock()
+		c := r.c
+		r.mu.Unlock()
+		if err := c.Send(ctx, "raise_hand", nil); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(200 * time.Millisecond) // one after the other
+	}
+	time.Sleep(500 * time.Millisecond) // the chat, the poll and the hands are in Redis before the node dies
 
 	joinsBefore := map[*roamer]int{}
 	for _, r := range rs {
@@ -396,7 +406,8 @@ func TestClusterNodeFailure(t *testing.T) {
 			t.Fatalf("%s's polls after the failure: %+v", r.name, j.Polls)
 		}
 	}
-	// The dead node's participant records are gone: the room lists exactly the three, all on the new node.
+	// The dead node's participant records are gone: the room lists exactly the three, all on the new
+	// node, and the raised hands are the new sessions' of s2 and s1, in that order.
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		snapNode := ""
@@ -408,20 +419,24 @@ func TestClusterNodeFailure(t *testing.T) {
 		p, data := dialPeer(t, nodeOf(nodes, newHost), map[string]string{"room": "bio", "name": "Watcher"})
 		var j struct {
 			Participants []rooms.Participant `json:"participants"`
+			Hands        []string            `json:"hands"`
 		}
 		json.Unmarshal(data, &j)
 		p.send("leave", nil)
 		stale := 0
+		idOf := map[string]string{}
 		for _, q := range j.Participants {
 			if q.Node != snapNode {
 				stale++
 			}
+			idOf[q.Name] = q.ID
 		}
-		if stale == 0 && len(j.Participants) == 4 {
+		handsOK := len(j.Hands) == 2 && j.Hands[0] == idOf["s2"] && j.Hands[1] == idOf["s1"]
+		if stale == 0 && len(j.Participants) == 4 && handsOK {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("participants after the failure: %+v", j.Participants)
+			t.Fatalf("after the failure: participants %+v, hands %q (want s2's then s1's)", j.Participants, j.Hands)
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
