@@ -200,6 +200,8 @@ type Store interface {
 
 	ModerationStore
 
+	BreakoutVisitStore // instructors' breakout visits: rooms/breakout_visits.go
+
 	// Subscribe delivers the room's events in Seq order, starting with the first event applied after
 	// Subscribe returns, until ctx ends or Close is called.
 	Subscribe(ctx context.Context, room string) (*Subscription, error)

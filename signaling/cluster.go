@@ -63,6 +63,9 @@ func (h *Hub) routeJoin(j *joinMsg, me rooms.Participant) (*redirectMsg, *Protoc
 		n := p.AssignedTo(me.Identity)
 		if me.Role.Moderator() {
 			n = j.Visit
+			if n == 0 {
+				n = p.VisitOf(me.Identity) // a fresh join goes back to the breakout being visited
+			}
 		}
 		if n >= 1 && n <= len(p.Rooms) {
 			target = p.Rooms[n-1].Room
