@@ -8,8 +8,8 @@ import "time"
 //
 //   - A join that replaces a session of the same identity moves that session's hand, in place, to
 //     the new participant id (EventHandRestored after the joined event).
-//   - A participant removed because it was lost rather than because it left (its node died, or it
-//     fell silent past the resume window) leaves its hand held for its identity for the store's hand
+//   - A participant removed because it was lost rather than because it left (its node died, it
+//     fell silent past the resume window, or its room moved to another node) leaves its hand held for its identity for the store's hand
 //     hold (DefaultHandHold). A join of that identity within it gets the hand back at its old place
 //     in the queue (EventHandRestored); after it the hand is dropped. A held hand is not listed in
 //     Snapshot.Hands and holds its place only.
@@ -17,6 +17,11 @@ import "time"
 
 // ReasonNodeFailed is the participant_left reason for participants of a node that died.
 const ReasonNodeFailed = "node_failed"
+
+// ReasonRelocated: the participant's room moved to another node (a drain, or placement after a
+// failure) and the client was sent there to join again. Unlike ReasonMoved (another room of the
+// class), it comes back to the same room, so its hand is held.
+const ReasonRelocated = "relocated"
 
 // EventHandRestored: a hand came back to its owner's new session at its old place in the queue.
 // ParticipantID is the new session's id; Hands is the whole queue after the change.
@@ -34,5 +39,5 @@ type HandHolder interface {
 // holdsHand reports whether a participant removed for reason keeps its hand held: only when the
 // session was lost, not when its owner left or was sent away.
 func holdsHand(reason string) bool {
-	return reason == ReasonNodeFailed || reason == ReasonTimeout
+	return reason == ReasonNodeFailed || reason == ReasonTimeout || reason == ReasonRelocated
 }

@@ -118,7 +118,8 @@ func (s *session) elsewhere(room string) (cluster.Route, bool) {
 }
 
 // redirect sends the client to another node and ends the session here (the participant leaves with
-// reason moved); the client joins there afresh with the same token and name.
+// reason moved for a breakout, relocated when its room moved); the client joins there afresh with the
+// same token and name.
 func (s *session) redirect(rt cluster.Route, reason string) {
 	if s.ended {
 		return
@@ -132,7 +133,11 @@ func (s *session) redirect(rt cluster.Route, reason string) {
 		s.hub.sendRedirect(s.conn, m)
 		s.conn = nil // closed by sendRedirect: end must not close it again
 	}
-	s.end(rooms.ReasonMoved, true)
+	leave := rooms.ReasonRelocated // the same room, elsewhere: the store holds a raised hand for the rejoin
+	if reason == RedirectBreakout {
+		leave = rooms.ReasonMoved
+	}
+	s.end(leave, true)
 }
 
 // checkPlacement redirects the sessions of rooms that are now placed on another live node.

@@ -67,7 +67,7 @@ func TestJoinIsRedirectedToTheRoomsNode(t *testing.T) {
 	b.join("near", "Bob")
 
 	// When its room is placed elsewhere (a drain, a race after a failure), the session is redirected
-	// and leaves with reason moved; others in the room see that.
+	// and leaves with reason relocated; others in the room see that.
 	c := env.dial(t)
 	c.join("near", "Cy")
 	router.set("near", "n3")
