@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -463,6 +464,15 @@ func TestClusterDrain(t *testing.T) {
 	r2 := startRoamer(t, "r2", 2, other, client.Options{Room: "chem"})
 	rs := []*roamer{r1, r2}
 	allHearEachOther(t, "before the drain", rs, 30*time.Second)
+	r2.mu.Lock()
+	c2 := r2.c
+	r2.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c2.Send(ctx, "raise_hand", nil); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond) // the hand is in Redis before the drain
 
 	if err := host.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -488,6 +498,8 @@ func TestClusterDrain(t *testing.T) {
 	}
 	moved := time.Since(start)
 	allHearEachOther(t, "after SIGTERM to "+host.name, rs, 30*time.Second)
+	u2, _, _ := r2.where()
+	waitHands(t, nodeOf(nodes, u2), "chem", "r2") // the raised hand moved with the class
 	t.Logf("clients moved %v after SIGTERM; media flows on the new node %v after it", moved.Round(10*time.Millisecond), time.Since(start).Round(10*time.Millisecond))
 	select {
 	case <-host.exited:
@@ -497,6 +509,37 @@ func TestClusterDrain(t *testing.T) {
 	}
 	if !host.cmd.ProcessState.Success() {
 		t.Fatalf("%s exited with %v", host.name, host.cmd.ProcessState)
+	}
+}
+
+// waitHands waits until the room's hand queue, as a watcher joining through n sees it, is the hands of
+// the participants with the given names, in that order.
+func waitHands(t *testing.T, n *node, room string, names ...string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		p, data := dialPeer(t, n, map[string]string{"room": room, "name": "Watcher"})
+		p.send("leave", nil)
+		var j struct {
+			Participants []rooms.Participant `json:"participants"`
+			Hands        []string            `json:"hands"`
+		}
+		json.Unmarshal(data, &j)
+		var want []string
+		for _, name := range names {
+			for _, q := range j.Participants {
+				if q.Name == name {
+					want = append(want, q.ID)
+				}
+			}
+		}
+		if slices.Equal(j.Hands, want) && len(want) == len(names) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("hands in %s = %q, want those of %q (participants %+v)", room, j.Hands, names, j.Participants)
+		}
+		time.Sleep(500 * time.Millisecond)
 	}
 }
 
