@@ -118,6 +118,12 @@ func TestBreakoutOnAnotherNodeRedirectsItsStudents(t *testing.T) {
 	if r := prof.expectRedirect(); r.Visit != 1 || r.Reason != RedirectBreakout {
 		t.Fatalf("visit redirect = %+v", r)
 	}
+	// The plan keeps the visit: a fresh join without it (after a failure) goes to the breakout too.
+	fresh := env.dial(t)
+	fresh.send("join", map[string]any{"room": "class", "token": env.token(t, "class", "prof", "Prof", rooms.RoleInstructor)})
+	if r := fresh.expectRedirect(); r.Reason != RedirectBreakout || r.URL != "http://n2.test" {
+		t.Fatalf("fresh join of the visiting instructor: redirect = %+v", r)
+	}
 	router.set("class.b1", "n1")
 	back := env.dial(t)
 	back.send("join", map[string]any{"room": "class", "token": env.token(t, "class", "prof", "Prof", rooms.RoleInstructor), "visit": 1})

@@ -4,6 +4,7 @@ package storetest
 // the hand in place, a lost participant's hand is held for its identity, and the hold runs out.
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -18,6 +19,7 @@ var handHoldTests = []struct {
 	{"HandHeldForLostParticipant", testHandHeld},
 	{"HandHoldRunsOut", testHandHoldRunsOut},
 	{"HandHoldInEmptiedRoom", testHandHoldEmptyRoom},
+	{"HandHoldReasons", testHandHoldReasons},
 }
 
 // holdSetter is how the suite shortens the hold; both stores must implement it.
@@ -192,4 +194,31 @@ func testHandHoldEmptyRoom(t *testing.T, s rooms.Store) {
 	sameHands(t, "after the holds ran out", snapshot(t, s, "r").Hands, []string{"c"})
 	snap := mustJoin(t, s, "r", person("a2", "alice", t0))
 	sameHands(t, "after alice came back too late", snap.Hands, []string{"c"})
+}
+
+// testHandHoldReasons: which ways of leaving hold the hand for a rejoin.
+func testHandHoldReasons(t *testing.T, s rooms.Store) {
+	ctx := testCtx(t)
+	for i, tc := range []struct {
+		reason string
+		held   bool
+	}{
+		{rooms.ReasonLeft, false},
+		{rooms.ReasonMoved, false},
+		{rooms.ReasonRemoved, false},
+		{rooms.ReasonTimeout, true},
+		{rooms.ReasonNodeFailed, true},
+		{rooms.ReasonRelocated, true},
+	} {
+		room := fmt.Sprintf("r%d", i)
+		mustJoin(t, s, room, person("x", "xena", t0))
+		must(t, s.RaiseHand(ctx, room, "x"))
+		must(t, s.Leave(ctx, room, "x", tc.reason))
+		var want []string
+		if tc.held {
+			want = []string{"x2"}
+		}
+		sameHands(t, "after leaving for "+tc.reason+" and joining again",
+			mustJoin(t, s, room, person("x2", "xena", t0)).Hands, append([]string{}, want...))
+	}
 }
