@@ -107,6 +107,8 @@ type BreakoutPlan struct {
 	CloseReason string              `json:"closeReason"` // BreakoutsClosedBy…, once closed
 	Broadcasts  []BreakoutBroadcast `json:"broadcasts"`  // this generation's last ones, oldest first
 	Help        []HelpRequest       `json:"help"`        // pending, at most one per breakout, oldest first
+
+	Visits []Assignment `json:"visits"` // instructors visiting a breakout, by identity, sorted (breakout_visits.go)
 }
 
 // BreakoutRoom is one breakout of a plan.
@@ -198,6 +200,7 @@ func (p BreakoutPlan) Clone() BreakoutPlan {
 	p.Assignments = append([]Assignment{}, p.Assignments...)
 	p.Broadcasts = append([]BreakoutBroadcast{}, p.Broadcasts...)
 	p.Help = append([]HelpRequest{}, p.Help...)
+	p.Visits = append([]Assignment{}, p.Visits...)
 	return p
 }
 
@@ -293,7 +296,7 @@ func openBreakouts(room string, o BreakoutOptions) breakoutChange {
 			Room: room, Version: p.Version, Generation: p.Generation + 1, Open: true,
 			SelfSelect: o.SelfSelect, OpenedAt: now, OpenedBy: o.By,
 			Rooms: make([]BreakoutRoom, o.Count), Assignments: []Assignment{},
-			Broadcasts: []BreakoutBroadcast{}, Help: []HelpRequest{},
+			Broadcasts: []BreakoutBroadcast{}, Help: []HelpRequest{}, Visits: []Assignment{},
 		}
 		for i := range next.Rooms {
 			name := fmt.Sprintf("Breakout %d", i+1)

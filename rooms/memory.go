@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -17,6 +18,8 @@ type MemoryStore struct {
 	rooms   map[string]*memRoom
 	closed  bool
 	durable *memDurable // where lessons and attendance are kept; nil: in memory (memory_durable.go)
+
+	handHold atomic.Int64 // how long a lost participant's hand is held, in ns (memory_hands.go)
 }
 
 // memRoom is one room. Its lock is held while a change is applied, numbered and handed to every
@@ -28,7 +31,7 @@ type memRoom struct {
 	seq    uint64
 	parts  map[string]*Participant // by ID; owned by the room, copied on the way in and out
 	byUser map[string]string       // Identity → ID
-	hands  []string                // participant IDs with a raised hand, in raising order
+	hands  []string                // participant IDs with a raised hand, in raising order; held ones too
 	chat   memChat
 	polls  memPolls
 	plan   BreakoutPlan // the breakouts of this room as a main room
@@ -37,11 +40,15 @@ type memRoom struct {
 	feeds  map[*feed]struct{}
 
 	durable *memDurable // the store's, or nil
+
+	held     map[string]heldHand // identity → its held hand (memory_hands.go)
+	handHold *atomic.Int64       // the store's handHold
 }
 
 // NewMemoryStore returns an empty in-process store.
 func NewMemoryStore() *MemoryStore {
 	s := &MemoryStore{rooms: make(map[string]*memRoom)}
+	s.handHold.Store(int64(DefaultHandHold))
 	s.breakoutOps = breakoutOps{s}
 	return s
 }
@@ -64,7 +71,8 @@ func (s *MemoryStore) room(name string) (*memRoom, error) {
 			chat:   memChat{byID: make(map[string]uint64)},
 			feeds:  make(map[*feed]struct{}),
 
-			durable: s.durable,
+			durable:  s.durable,
+			handHold: &s.handHold,
 		}
 		s.rooms[name] = r
 	}
@@ -120,6 +128,7 @@ func (r *memRoom) join(p Participant) (replaced *Participant, err error) {
 	r.parts[p.ID] = stored
 	r.byUser[p.Identity] = p.ID
 	r.emit(Event{Type: EventParticipantJoined, Participant: cloneParticipant(stored)})
+	r.handBack(stored)
 	r.attendJoin(stored)
 	return replaced, nil
 }
@@ -281,15 +290,15 @@ func (r *memRoom) emit(ev Event) {
 	}
 }
 
-// remove deletes a participant, its tracks and its raised hand, and emits the left event (which
-// implies the hand is down); r.mu must be held.
+// remove deletes a participant, its tracks and its raised hand (or holds the hand: memory_hands.go),
+// and emits the left event (which implies the hand is down); r.mu must be held.
 func (r *memRoom) remove(id, reason string) {
 	p := r.parts[id]
 	delete(r.parts, id)
 	if r.byUser[p.Identity] == id {
 		delete(r.byUser, p.Identity)
 	}
-	r.lowerHand(id)
+	r.handGone(p, reason)
 	r.emit(Event{Type: EventParticipantLeft, ParticipantID: id, Reason: reason})
 	r.afterRemove(p, reason)
 }
@@ -305,7 +314,7 @@ func (r *memRoom) track(participantID, trackID string) (*Participant, int) {
 
 func (r *memRoom) snapshot() Snapshot {
 	snap := Snapshot{Room: r.name, Seq: r.seq, Participants: make([]Participant, 0, len(r.parts)),
-		Hands: append(make([]string, 0, len(r.hands)), r.hands...)}
+		Hands: r.visibleHands()}
 	for _, p := range r.parts {
 		snap.Participants = append(snap.Participants, *cloneParticipant(p))
 	}

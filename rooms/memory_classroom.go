@@ -117,7 +117,7 @@ func (s *MemoryStore) LowerHand(ctx context.Context, room, participantID, by str
 		return err
 	}
 	defer r.mu.Unlock()
-	if r.lowerHand(participantID) {
+	if r.parts[participantID] != nil && r.lowerHand(participantID) { // a held hand is no one's to lower
 		r.emit(Event{Type: EventHandLowered, ParticipantID: participantID, By: by})
 	}
 	return nil

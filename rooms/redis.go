@@ -24,7 +24,8 @@ type RedisOptions struct {
 //	P room:{R}:participants     hash   participant ID → participant JSON (without tracks)
 //	P room:{R}:identities       hash   identity → participant ID
 //	P room:{R}:tracks:<ID>      list   track JSON, in publish order
-//	P room:{R}:hands            list   participant IDs with a raised hand, in raising order
+//	P room:{R}:hands            list   participant IDs with a raised hand, in raising order; held ones too
+//	P room:{R}:handsheld        hash   identity → "<until, unix ms> <participant ID>": held hands (redis_hands.go)
 //	P room:{R}:chat             list   message JSON, oldest first, at most MaxChatKept
 //	P room:{R}:chatcount        string how many messages the room has ever had: the newest one's number
 //	P room:{R}:chatidx          hash   message ID → its number (1 for the room's first), kept messages only
@@ -57,6 +58,8 @@ type RedisStore struct {
 	ps       *redis.PubSub // the one subscriber connection; replaced as a whole when it breaks
 	chans    map[string]*redisChan
 	failures int // subscriber connections failed in a row, for the redial backoff
+
+	hold handHold // how long a lost participant's hand is held (redis_hands.go)
 }
 
 // NewRedisStore connects to the redis:// (or rediss://) URL and checks, within ctx, that Redis answers.
@@ -85,6 +88,7 @@ func NewRedisStore(ctx context.Context, url string, opts RedisOptions) (*RedisSt
 	}
 	s := &RedisStore{client: client, prefix: opts.KeyPrefix, chans: make(map[string]*redisChan), done: make(chan struct{})}
 	s.breakoutOps = breakoutOps{s}
+	s.SetHandHold(DefaultHandHold)
 	s.ps = client.Subscribe(context.Background())
 	s.wg.Add(1)
 	go s.read(s.ps, 0)
@@ -166,7 +170,7 @@ func (s *RedisStore) mutate(ctx context.Context, what string, script *redis.Scri
 
 // Leave implements Store.
 func (s *RedisStore) Leave(ctx context.Context, room, participantID, reason string) error {
-	return s.mutate(ctx, "leave", leaveScript, room, time.Now(), participantID, reason)
+	return s.mutate(ctx, "leave", leaveScript, room, time.Now(), participantID, reason, s.leaveHold(reason))
 }
 
 // PublishTrack implements Store.
@@ -305,18 +309,19 @@ local function findTrack(pid, id)
     if t.id == id then return i - 1, t, raw end
   end
 end
-` + luaModHooks + `
-local function remove(pid, identity, reason)
+` + luaModHooks + luaHandHooks + `
+-- remove takes a participant out; hold: how long to hold its raised hand, in ms (nil or 0: lower it).
+local function remove(pid, identity, reason, hold)
   redis.call('HDEL', pkey, pid)
   redis.call('DEL', tkey(pid))
   if redis.call('HGET', ikey, identity) == pid then redis.call('HDEL', ikey, identity) end
-  redis.call('LREM', hkey, 0, pid) -- the left event implies the hand is down
+  handGone(pid, identity, reason, hold) -- the left event implies the hand is down
   local seq = emit(cjson.encode({room = room, type = 'participant_left', at = at, participantId = pid, reason = reason}))
   return modRemoved(pid, identity, reason, seq)
 end
 local function snapshot(out)
   out[#out + 1] = redis.call('GET', skey) or '0'
-  out[#out + 1] = redis.call('LRANGE', hkey, 0, -1)
+  out[#out + 1] = visibleHands()
   out[#out + 1] = modSnapshot()
   local all = redis.call('HGETALL', pkey)
   for i = 1, #all, 2 do
@@ -341,6 +346,7 @@ local function join(id, identity, pj, ej, tracks)
   redis.call('DEL', tkey(id))
   for _, t in ipairs(tracks) do redis.call('RPUSH', tkey(id), t) end
   emit(ej)
+  handBack(id, identity)
   attendJoin(cjson.decode(pj))
   return old, oldTracks
 end
@@ -356,11 +362,11 @@ local old, oldTracks = join(ARGV[3], ARGV[4], ARGV[5], ARGV[6], tracks)
 if not old then return {'conflict'} end
 return snapshot({'ok', old, oldTracks})
 `)
-	// ARGV[3..]: id, reason.
+	// ARGV[3..]: id, reason, how long to hold a raised hand in ms (0: lower it).
 	leaveScript = redis.NewScript(luaLib + `
 local raw = redis.call('HGET', pkey, ARGV[3])
 if not raw then return 0 end
-return remove(ARGV[3], cjson.decode(raw).identity, ARGV[4])
+return remove(ARGV[3], cjson.decode(raw).identity, ARGV[4], tonumber(ARGV[5]))
 `)
 	// ARGV[3..]: id, track id, track JSON, event JSON.
 	publishScript = redis.NewScript(luaLib + `

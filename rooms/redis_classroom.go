@@ -153,8 +153,9 @@ end
 redis.call('RPUSH', hkey, ARGV[3])
 return emit(ARGV[4])
 `)
-	// ARGV[3..]: participant ID, event JSON.
+	// ARGV[3..]: participant ID, event JSON. A held hand is no one's to lower.
 	lowerHandScript = redis.NewScript(luaLib + `
+if redis.call('HEXISTS', pkey, ARGV[3]) == 0 then return -1 end
 if redis.call('LREM', hkey, 0, ARGV[3]) == 0 then return -1 end
 return emit(ARGV[4])
 `)

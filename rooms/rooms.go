@@ -117,6 +117,8 @@ type Event struct {
 
 	Breakouts *BreakoutPlan `json:"breakouts,omitempty"` // breakout events: the plan after the change
 
+	Hands []string `json:"hands,omitempty"` // EventHandRestored: the hand queue after the change (hands.go)
+
 	// Moderation (moderation.go).
 	Settings *RoomSettings `json:"settings,omitempty"`
 	Removal  *Removal      `json:"removal,omitempty"`
@@ -197,6 +199,8 @@ type Store interface {
 	LibraryStore   // deleting lessons: rooms/library.go
 
 	ModerationStore
+
+	BreakoutVisitStore // instructors' breakout visits: rooms/breakout_visits.go
 
 	// Subscribe delivers the room's events in Seq order, starting with the first event applied after
 	// Subscribe returns, until ctx ends or Close is called.

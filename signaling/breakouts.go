@@ -53,7 +53,10 @@ func (s *session) enterBreakouts() error {
 		return nil
 	}
 	s.bo.plan = p
-	if s.bo.visit > 0 { // set from a redirect's visit (cluster.go): keep visiting there
+	if s.bo.visit == 0 && s.isInstructor() { // a fresh join goes back to the breakout being visited
+		s.bo.visit = p.VisitOf(s.me.Identity)
+	}
+	if s.bo.visit > 0 { // from the plan, or from a redirect's visit (cluster.go): keep visiting there
 		s.bo.visitGen = p.Generation
 	}
 	s.hub.armBreakoutTimer(p)
@@ -341,6 +344,14 @@ func (s *session) visit(b *breakoutVisitMsg) error {
 	}
 	if b.Breakout > len(p.Rooms) {
 		return fmt.Errorf("%w: breakout %d does not exist", rooms.ErrBreakoutInvalid, b.Breakout)
+	}
+	// The plan keeps the visit (for a fresh join of this instructor), the session acts on it.
+	ctx, cancel := s.ctx()
+	_, err := s.hub.cfg.Store.VisitBreakout(ctx, s.bo.main, p.Generation,
+		rooms.Assignment{Identity: s.me.Identity, Name: s.me.Name, Breakout: b.Breakout}, s.me.ID)
+	cancel()
+	if err != nil {
+		return err
 	}
 	s.bo.visit, s.bo.visitGen = b.Breakout, p.Generation
 	if !s.reconcile(moveVisit) && s.room != s.target() {

@@ -143,6 +143,8 @@ func (s *session) onClassroomEvent(ev rooms.Event) bool {
 		s.send("chat_deleted", chatDeletedMsg{Seq: ev.Seq, ID: ev.ChatID, By: ev.By})
 	case rooms.EventHandRaised, rooms.EventHandLowered:
 		s.send(string(ev.Type), handMsg{Seq: ev.Seq, ParticipantID: ev.ParticipantID, By: ev.By})
+	case rooms.EventHandRestored:
+		s.send(string(ev.Type), handRestoredMsg{Seq: ev.Seq, ParticipantID: ev.ParticipantID, Hands: ev.Hands})
 	default:
 		return false
 	}

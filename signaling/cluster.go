@@ -34,8 +34,9 @@ const (
 	RedirectDrain     = "drain"     // this node is shutting down; the room moved
 )
 
-// ReasonNodeFailed is the participant_left reason for participants of a node that died.
-const ReasonNodeFailed = "node_failed"
+// ReasonNodeFailed is the participant_left reason for participants of a node that died; the store
+// holds their raised hands for their return (rooms/hands.go).
+const ReasonNodeFailed = rooms.ReasonNodeFailed
 
 // placementCheck is how often the hub checks that its rooms are still placed on it.
 const placementCheck = time.Second
@@ -62,6 +63,9 @@ func (h *Hub) routeJoin(j *joinMsg, me rooms.Participant) (*redirectMsg, *Protoc
 		n := p.AssignedTo(me.Identity)
 		if me.Role.Moderator() {
 			n = j.Visit
+			if n == 0 {
+				n = p.VisitOf(me.Identity) // a fresh join goes back to the breakout being visited
+			}
 		}
 		if n >= 1 && n <= len(p.Rooms) {
 			target = p.Rooms[n-1].Room
@@ -114,7 +118,8 @@ func (s *session) elsewhere(room string) (cluster.Route, bool) {
 }
 
 // redirect sends the client to another node and ends the session here (the participant leaves with
-// reason moved); the client joins there afresh with the same token and name.
+// reason moved for a breakout, relocated when its room moved); the client joins there afresh with the
+// same token and name.
 func (s *session) redirect(rt cluster.Route, reason string) {
 	if s.ended {
 		return
@@ -128,7 +133,11 @@ func (s *session) redirect(rt cluster.Route, reason string) {
 		s.hub.sendRedirect(s.conn, m)
 		s.conn = nil // closed by sendRedirect: end must not close it again
 	}
-	s.end(rooms.ReasonMoved, true)
+	leave := rooms.ReasonRelocated // the same room, elsewhere: the store holds a raised hand for the rejoin
+	if reason == RedirectBreakout {
+		leave = rooms.ReasonMoved
+	}
+	s.end(leave, true)
 }
 
 // roomNames lists the rooms this node has sessions in.

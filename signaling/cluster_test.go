@@ -67,7 +67,7 @@ func TestJoinIsRedirectedToTheRoomsNode(t *testing.T) {
 	b.join("near", "Bob")
 
 	// When its room is placed elsewhere (a drain, a race after a failure), the session is redirected
-	// and leaves with reason moved; others in the room see that.
+	// and leaves with reason relocated; others in the room see that.
 	c := env.dial(t)
 	c.join("near", "Cy")
 	router.set("near", "n3")
@@ -117,6 +117,12 @@ func TestBreakoutOnAnotherNodeRedirectsItsStudents(t *testing.T) {
 	prof.send("breakout_visit", map[string]any{"breakout": 1})
 	if r := prof.expectRedirect(); r.Visit != 1 || r.Reason != RedirectBreakout {
 		t.Fatalf("visit redirect = %+v", r)
+	}
+	// The plan keeps the visit: a fresh join without it (after a failure) goes to the breakout too.
+	fresh := env.dial(t)
+	fresh.send("join", map[string]any{"room": "class", "token": env.token(t, "class", "prof", "Prof", rooms.RoleInstructor)})
+	if r := fresh.expectRedirect(); r.Reason != RedirectBreakout || r.URL != "http://n2.test" {
+		t.Fatalf("fresh join of the visiting instructor: redirect = %+v", r)
 	}
 	router.set("class.b1", "n1")
 	back := env.dial(t)

@@ -300,6 +300,9 @@ const classroomModelChecks = `(async () => {
   c.on('hands', () => handsNotices++);
   c.roster(people('a', 't'));
   check('leaving the room leaves the queue', JSON.stringify(c.hands) === '["a"]' && handsNotices === 1);
+  c.roster(people('a', 't', 'b2'));
+  c.event('hand_restored', { participantId: 'b2', hands: ['b2', 'a', 'gone'] });
+  check('a restored hand takes its old place', JSON.stringify(c.hands) === '["b2","a"]' && handsNotices === 2);
   c.reset({ me: 'a', participants: people('a', 't'), hands: [], chat: [msg('m1'), msg('m3', 'b'), msg('m4', 't')] });
   check('resync reports missed messages as fresh', JSON.stringify(seen.pop().fresh) === '["m4"]');
   for (let i = 0; i < 600; i++) c.event('chat', { message: msg('x' + i) });

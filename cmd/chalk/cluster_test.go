@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -355,7 +356,17 @@ func TestClusterNodeFailure(t *testing.T) {
 	if err := prof.Send(ctx, "poll_create", map[string]any{"question": "Still with me?", "options": []string{"Yes", "No"}}); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(500 * time.Millisecond) // the chat and the poll are in Redis before the node dies
+	// s2 raises a hand, then s1: the queue must come back in that order, with their new sessions.
+	for _, r := range []*roamer{rs[2], rs[1]} {
+		r.mu.Lock()
+		c := r.c
+		r.mu.Unlock()
+		if err := c.Send(ctx, "raise_hand", nil); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(200 * time.Millisecond) // one after the other
+	}
+	time.Sleep(500 * time.Millisecond) // the chat, the poll and the hands are in Redis before the node dies
 
 	joinsBefore := map[*roamer]int{}
 	for _, r := range rs {
@@ -396,7 +407,8 @@ func TestClusterNodeFailure(t *testing.T) {
 			t.Fatalf("%s's polls after the failure: %+v", r.name, j.Polls)
 		}
 	}
-	// The dead node's participant records are gone: the room lists exactly the three, all on the new node.
+	// The dead node's participant records are gone: the room lists exactly the three, all on the new
+	// node, and the raised hands are the new sessions' of s2 and s1, in that order.
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		snapNode := ""
@@ -408,20 +420,24 @@ func TestClusterNodeFailure(t *testing.T) {
 		p, data := dialPeer(t, nodeOf(nodes, newHost), map[string]string{"room": "bio", "name": "Watcher"})
 		var j struct {
 			Participants []rooms.Participant `json:"participants"`
+			Hands        []string            `json:"hands"`
 		}
 		json.Unmarshal(data, &j)
 		p.send("leave", nil)
 		stale := 0
+		idOf := map[string]string{}
 		for _, q := range j.Participants {
 			if q.Node != snapNode {
 				stale++
 			}
+			idOf[q.Name] = q.ID
 		}
-		if stale == 0 && len(j.Participants) == 4 {
+		handsOK := len(j.Hands) == 2 && j.Hands[0] == idOf["s2"] && j.Hands[1] == idOf["s1"]
+		if stale == 0 && len(j.Participants) == 4 && handsOK {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("participants after the failure: %+v", j.Participants)
+			t.Fatalf("after the failure: participants %+v, hands %q (want s2's then s1's)", j.Participants, j.Hands)
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
@@ -448,6 +464,15 @@ func TestClusterDrain(t *testing.T) {
 	r2 := startRoamer(t, "r2", 2, other, client.Options{Room: "chem"})
 	rs := []*roamer{r1, r2}
 	allHearEachOther(t, "before the drain", rs, 30*time.Second)
+	r2.mu.Lock()
+	c2 := r2.c
+	r2.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c2.Send(ctx, "raise_hand", nil); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond) // the hand is in Redis before the drain
 
 	if err := host.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -473,6 +498,8 @@ func TestClusterDrain(t *testing.T) {
 	}
 	moved := time.Since(start)
 	allHearEachOther(t, "after SIGTERM to "+host.name, rs, 30*time.Second)
+	u2, _, _ := r2.where()
+	waitHands(t, nodeOf(nodes, u2), "chem", "r2") // the raised hand moved with the class
 	t.Logf("clients moved %v after SIGTERM; media flows on the new node %v after it", moved.Round(10*time.Millisecond), time.Since(start).Round(10*time.Millisecond))
 	select {
 	case <-host.exited:
@@ -482,6 +509,37 @@ func TestClusterDrain(t *testing.T) {
 	}
 	if !host.cmd.ProcessState.Success() {
 		t.Fatalf("%s exited with %v", host.name, host.cmd.ProcessState)
+	}
+}
+
+// waitHands waits until the room's hand queue, as a watcher joining through n sees it, is the hands of
+// the participants with the given names, in that order.
+func waitHands(t *testing.T, n *node, room string, names ...string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		p, data := dialPeer(t, n, map[string]string{"room": room, "name": "Watcher"})
+		p.send("leave", nil)
+		var j struct {
+			Participants []rooms.Participant `json:"participants"`
+			Hands        []string            `json:"hands"`
+		}
+		json.Unmarshal(data, &j)
+		var want []string
+		for _, name := range names {
+			for _, q := range j.Participants {
+				if q.Name == name {
+					want = append(want, q.ID)
+				}
+			}
+		}
+		if slices.Equal(j.Hands, want) && len(want) == len(names) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("hands in %s = %q, want those of %q (participants %+v)", room, j.Hands, names, j.Participants)
+		}
+		time.Sleep(500 * time.Millisecond)
 	}
 }
 

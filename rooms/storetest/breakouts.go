@@ -28,6 +28,7 @@ var breakoutTests = []struct {
 	{"BreakoutsTimer", testBreakoutsTimer},
 	{"BreakoutsBroadcastAndHelp", testBreakoutsBroadcastAndHelp},
 	{"BreakoutsConcurrentChanges", testBreakoutsConcurrent},
+	{"BreakoutVisits", testBreakoutVisits}, // breakout_visits.go
 }
 
 // normPlan makes plans comparable with reflect.DeepEqual: times in UTC without monotonic readings.

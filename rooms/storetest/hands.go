@@ -90,25 +90,28 @@ func testHandsLeave(t *testing.T, s rooms.Store) {
 		t.Fatalf("Seq %d after the leave, want 7: was a hand_lowered event emitted too?", snap.Seq)
 	}
 	sameHands(t, "after a left", snap.Hands, []string{"b", "c"})
-	// So does being replaced by a new session of the same user.
+	// Being replaced by a new session of the same user moves the hand to it, in place
+	// (hands_hold.go tests that in depth).
 	b2 := person("b2", "bob", t0)
 	snap, _, err := s.Join(ctx, "r", b2)
 	must(t, err)
 	expect(t, next(t, sub), rooms.Event{Room: "r", Seq: 8, Type: rooms.EventParticipantLeft, ParticipantID: "b", Reason: rooms.ReasonReplaced})
 	expect(t, next(t, sub), rooms.Event{Room: "r", Seq: 9, Type: rooms.EventParticipantJoined, Participant: &b2})
-	if snap.Seq != 9 {
-		t.Fatalf("Join returned Seq %d, want 9", snap.Seq)
+	expect(t, next(t, sub), rooms.Event{Room: "r", Seq: 10, Type: rooms.EventHandRestored, ParticipantID: "b2", Hands: []string{"b2", "c"}})
+	if snap.Seq != 10 {
+		t.Fatalf("Join returned Seq %d, want 10", snap.Seq)
 	}
-	sameHands(t, "after b was replaced", snap.Hands, []string{"c"})
-	// Coming back starts with the hand down, and lowering the old session's hand does nothing.
+	sameHands(t, "after b was replaced", snap.Hands, []string{"b2", "c"})
+	// Coming back after leaving starts with the hand down, and lowering the old session's hand does nothing.
 	must(t, s.LowerHand(ctx, "r", "b", "b2"))
 	mustJoin(t, s, "r", a)
-	must(t, s.Leave(ctx, "r", "c", rooms.ReasonTimeout))
+	must(t, s.LowerHand(ctx, "r", "b2", "b2"))
+	must(t, s.Leave(ctx, "r", "c", rooms.ReasonLeft))
 	snap = snapshot(t, s, "r")
-	if snap.Seq != 11 {
-		t.Fatalf("Seq %d, want 11", snap.Seq)
+	if snap.Seq != 13 {
+		t.Fatalf("Seq %d, want 13", snap.Seq)
 	}
-	sameHands(t, "after everyone with a hand up left", snap.Hands, []string{})
+	sameHands(t, "after everyone with a hand up left or lowered it", snap.Hands, []string{})
 }
 
 func testHandNotInRoom(t *testing.T, s rooms.Store) {

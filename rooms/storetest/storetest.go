@@ -59,6 +59,7 @@ func Run(t *testing.T, newStore func(t *testing.T) rooms.Store) {
 	tests = append(tests, breakoutTests...)
 	tests = append(tests, moderationTests...)
 	tests = append(tests, recordingTests...)
+	tests = append(tests, handHoldTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
 	}

@@ -16,7 +16,7 @@ export const POLL_LIMITS = Object.freeze({ question: 300, option: 100, minOption
 // The page keeps at most this many polls; the oldest closed ones go first (open ones are at most 10).
 const MAX_POLLS_KEPT = 50;
 
-const EVENTS = new Set(['chat', 'chat_deleted', 'hand_raised', 'hand_lowered',
+const EVENTS = new Set(['chat', 'chat_deleted', 'hand_raised', 'hand_lowered', 'hand_restored',
   'poll_created', 'poll_closed', 'poll_voted', 'poll_results']);
 const REFS = new Set(['chat', 'chat_delete', 'raise_hand', 'lower_hand', 'poll_create', 'poll_vote', 'poll_close']);
 
@@ -230,6 +230,10 @@ export class Classroom {
       case 'hand_lowered':
         this.hands = this.hands.filter((id) => id !== d.participantId);
         this.emit('hands', { lowered: d.participantId, by: d.by });
+        return;
+      case 'hand_restored': // a user back as a new session has its hand back, at its old place
+        this.hands = (d.hands || []).filter((id) => this.participants.has(id));
+        this.emit('hands', {});
     }
   }
 
