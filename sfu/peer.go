@@ -50,7 +50,8 @@ type SubscribedTrack struct {
 	Source      string `json:"source"`
 }
 
-// Peer is one participant's media: a publish and a subscribe peer connection.
+// Peer is one participant's media: a subscribe peer connection, and a publish one once the client
+// offers to publish.
 type Peer struct {
 	sfu  *SFU
 	room string
@@ -58,7 +59,9 @@ type Peer struct {
 	h    PeerHandler
 	log  *slog.Logger
 
-	pub, sub         *webrtc.PeerConnection
+	pubAPI           *webrtc.API
+	pub              *webrtc.PeerConnection // nil until the client's first publish offer; set under mu
+	sub              *webrtc.PeerConnection
 	pubGate, subGate candidateGate
 
 	mu        sync.Mutex
@@ -79,49 +82,62 @@ type subscription struct {
 	sender *webrtc.RTPSender
 }
 
-// NewPeer creates a participant's two peer connections. Nothing is sent until the client offers.
+// NewPeer creates a participant's subscribe connection; its publish connection is created by the
+// client's first publish offer (most students of a lecture never publish, and an idle connection
+// still costs goroutines and buffers). Nothing is sent until the client offers.
 func (s *SFU) NewPeer(room, participant string, h PeerHandler) (*Peer, error) {
-	return s.newPeer(s.api, room, participant, h)
+	return s.newPeer(s.api, s.sub, room, participant, h)
 }
 
-func (s *SFU) newPeer(api *webrtc.API, room, participant string, h PeerHandler) (*Peer, error) {
+func (s *SFU) newPeer(pubAPI, subAPI *webrtc.API, room, participant string, h PeerHandler) (*Peer, error) {
 	p := &Peer{
-		sfu: s, room: room, id: participant, h: h,
+		sfu: s, room: room, id: participant, h: h, pubAPI: pubAPI,
 		log:     s.log.With("room", room, "participant", participant),
 		sources: map[string]string{}, ups: map[string]*UpTrack{}, downs: map[trackKey]*subscription{},
 	}
-	cfg := webrtc.Configuration{ICEServers: s.cfg.ICEServers, BundlePolicy: webrtc.BundlePolicyMaxBundle}
 	var err error
-	if p.pub, err = api.NewPeerConnection(cfg); err != nil {
-		return nil, fmt.Errorf("sfu: new publish connection: %w", err)
-	}
-	if p.sub, err = api.NewPeerConnection(cfg); err != nil {
-		p.pub.Close()
+	if p.sub, err = subAPI.NewPeerConnection(p.config()); err != nil {
 		return nil, fmt.Errorf("sfu: new subscribe connection: %w", err)
 	}
 	p.pubGate.emit = func(c webrtc.ICECandidateInit) { h.Candidate(Publish, c) }
 	p.subGate.emit = func(c webrtc.ICECandidateInit) { h.Candidate(Subscribe, c) }
-	for _, x := range []struct {
-		pc   *webrtc.PeerConnection
-		gate *candidateGate
-		kind PC
-	}{{p.pub, &p.pubGate, Publish}, {p.sub, &p.subGate, Subscribe}} {
-		x := x
-		x.pc.OnICECandidate(func(c *webrtc.ICECandidate) {
-			if c != nil {
-				x.gate.offer(c.ToJSON())
-			}
-		})
-		x.pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
-			if x.kind == Subscribe && st == webrtc.PeerConnectionStateConnected {
-				p.requestWaitingKeyframes()
-			}
-			h.ConnectionState(x.kind, st)
-		})
-	}
-	p.pub.OnTrack(p.onTrack)
+	p.watch(p.sub, &p.subGate, Subscribe)
 	s.metrics.peers.Inc()
 	return p, nil
+}
+
+func (p *Peer) config() webrtc.Configuration {
+	return webrtc.Configuration{ICEServers: p.sfu.cfg.ICEServers, BundlePolicy: webrtc.BundlePolicyMaxBundle}
+}
+
+// watch sends pc's local candidates through gate and reports its state changes.
+func (p *Peer) watch(pc *webrtc.PeerConnection, gate *candidateGate, kind PC) {
+	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
+		if c != nil {
+			gate.offer(c.ToJSON())
+		}
+	})
+	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
+		if kind == Subscribe && st == webrtc.PeerConnectionStateConnected {
+			p.requestWaitingKeyframes()
+		}
+		p.h.ConnectionState(kind, st)
+	})
+}
+
+// publishPCLocked returns the publish connection, creating it on first use. Called with p.mu held.
+func (p *Peer) publishPCLocked() (*webrtc.PeerConnection, error) {
+	if p.pub != nil {
+		return p.pub, nil
+	}
+	pc, err := p.pubAPI.NewPeerConnection(p.config())
+	if err != nil {
+		return nil, fmt.Errorf("sfu: new publish connection: %w", err)
+	}
+	p.watch(pc, &p.pubGate, Publish)
+	pc.OnTrack(p.onTrack)
+	p.pub = pc
+	return pc, nil
 }
 
 // ID is the participant id.
@@ -139,17 +155,21 @@ func (p *Peer) HandlePublishOffer(sdp string, sources map[string]string) (string
 	for mid, src := range sources {
 		p.sources[mid] = src
 	}
+	pub, err := p.publishPCLocked()
 	p.mu.Unlock()
+	if err != nil {
+		return "", err
+	}
 
 	p.pubGate.shut()
-	if err := p.pub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
+	if err := pub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
 		return "", fmt.Errorf("%w: %v", ErrBadSDP, err)
 	}
-	answer, err := p.pub.CreateAnswer(nil)
+	answer, err := pub.CreateAnswer(nil)
 	if err != nil {
 		return "", fmt.Errorf("%w: create answer: %v", ErrBadSDP, err)
 	}
-	if err := p.pub.SetLocalDescription(answer); err != nil {
+	if err := pub.SetLocalDescription(answer); err != nil {
 		return "", fmt.Errorf("sfu: set publish answer: %w", err)
 	}
 	return answer.SDP, nil
@@ -165,11 +185,17 @@ func (p *Peer) ReleaseCandidates(pc PC) {
 	}
 }
 
-// AddICECandidate applies a client candidate to pc.
+// AddICECandidate applies a client candidate to pc. A publish candidate before the first publish
+// offer is an error: the client offers before it trickles.
 func (p *Peer) AddICECandidate(pc PC, c webrtc.ICECandidateInit) error {
-	conn := p.pub
-	if pc == Subscribe {
-		conn = p.sub
+	conn := p.sub
+	if pc == Publish {
+		p.mu.Lock()
+		conn = p.pub
+		p.mu.Unlock()
+		if conn == nil {
+			return fmt.Errorf("sfu: publish candidate before the publish offer")
+		}
 	}
 	if err := conn.AddICECandidate(c); err != nil {
 		return fmt.Errorf("sfu: add %s candidate: %w", pc, err)
@@ -178,8 +204,11 @@ func (p *Peer) AddICECandidate(pc PC, c webrtc.ICECandidateInit) error {
 }
 
 func (p *Peer) onTrack(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
+	p.mu.Lock()
+	pub := p.pub // set before OnTrack could fire
+	p.mu.Unlock()
 	mid := ""
-	for _, tr := range p.pub.GetTransceivers() {
+	for _, tr := range pub.GetTransceivers() {
 		if tr.Receiver() == recv {
 			mid = tr.Mid()
 			break
@@ -196,7 +225,7 @@ func (p *Peer) onTrack(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 		p.log.Warn("ignoring undeclared track", "mid", mid, "kind", remote.Kind())
 		return
 	}
-	up := newUpTrack(p.sfu, p.room, p.id, source, remote, p.pub)
+	up := newUpTrack(p.sfu, p.room, p.id, source, remote, pub)
 	if up.kind == webrtc.RTPCodecTypeAudio {
 		up.voice = newVoiceMeter(recv)
 	}
@@ -413,7 +442,7 @@ func (p *Peer) HandleSubscribeAnswer(sdp string) error {
 	return nil
 }
 
-// Close tears down both connections, stops forwarding to and from this participant, and waits for
+// Close tears down the connections, stops forwarding to and from this participant, and waits for
 // nothing: the up-track readers end when the publish connection closes.
 func (p *Peer) Close() {
 	p.mu.Lock()
@@ -424,6 +453,7 @@ func (p *Peer) Close() {
 	p.closed = true
 	downs := p.downs
 	p.downs = map[trackKey]*subscription{}
+	pub := p.pub
 	p.mu.Unlock()
 
 	for _, s := range downs {
@@ -434,8 +464,10 @@ func (p *Peer) Close() {
 	if err := p.sub.Close(); err != nil {
 		p.log.Debug("close subscribe connection", "err", err)
 	}
-	if err := p.pub.Close(); err != nil {
-		p.log.Debug("close publish connection", "err", err)
+	if pub != nil {
+		if err := pub.Close(); err != nil {
+			p.log.Debug("close publish connection", "err", err)
+		}
 	}
 	if p.relay {
 		p.sfu.metrics.relay.connsOut.Dec()

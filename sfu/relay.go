@@ -58,9 +58,9 @@ func (m *relayMetrics) sent(payload int) {
 
 // NewRelayPeer creates the home side of a relay of room to the node edge: a Peer whose subscribe
 // connection carries the room's tracks (Subscribe, CreateSubscribeOffer, HandleSubscribeAnswer as
-// for a participant). Its publish connection is never negotiated.
+// for a participant). It never has a publish connection.
 func (s *SFU) NewRelayPeer(room, edge string, h PeerHandler) (*Peer, error) {
-	p, err := s.newPeer(s.relay, room, "relay:"+edge, h)
+	p, err := s.newPeer(s.relay, s.relay, room, "relay:"+edge, h)
 	if err != nil {
 		return nil, err
 	}

@@ -54,8 +54,9 @@ type Config struct {
 // SFU creates peers and owns the shared media sockets and the per-room track registry.
 type SFU struct {
 	cfg     Config
-	api     *webrtc.API
-	relay   *webrtc.API // for relays between nodes: own sockets (relaySettingEngine), Config.RelayInterceptors
+	api     *webrtc.API // participants' publish connections: they only receive (interceptors for receiving)
+	sub     *webrtc.API // participants' subscribe connections: they only send (interceptors for sending)
+	relay   *webrtc.API // for relays between nodes: own sockets (relaySettingEngine), Config.RelayInterceptors, both directions
 	log     *slog.Logger
 	metrics *Metrics
 	closers []func() error
@@ -83,11 +84,15 @@ func New(cfg Config) (*SFU, error) {
 		s.Close()
 		return nil, err
 	}
-	if s.api, err = s.newAPI(se); err != nil {
+	if s.api, err = s.newAPI(se, receiving); err != nil {
 		s.Close()
 		return nil, err
 	}
-	if s.relay, err = s.newAPI(s.relaySettingEngine(), cfg.RelayInterceptors...); err != nil {
+	if s.sub, err = s.newAPI(se, sending); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if s.relay, err = s.newAPI(s.relaySettingEngine(), receiving|sending, cfg.RelayInterceptors...); err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -109,7 +114,17 @@ func (s *SFU) Close() error {
 	return errors.Join(errs...)
 }
 
-func (s *SFU) newAPI(se webrtc.SettingEngine, first ...interceptor.Factory) (*webrtc.API, error) {
+// direction says which of Pion's interceptors a connection needs. Each runs a goroutine and keeps
+// buffers per connection, and a participant's two connections each carry media one way only: the
+// receiving ones are wasted on a subscribe connection and the sending one on a publish connection.
+type direction int
+
+const (
+	receiving direction = 1 << iota // NACK generator, receiver reports, TWCC feedback
+	sending                         // sender reports
+)
+
+func (s *SFU) newAPI(se webrtc.SettingEngine, dir direction, first ...interceptor.Factory) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
 	// Only the codecs every browser can both send and decode; forwarding never transcodes.
 	videoFB := []webrtc.RTCPFeedback{{Type: "goog-remb"}, {Type: "ccm", Parameter: "fir"}, {Type: "nack"}, {Type: "nack", Parameter: "pli"}}
@@ -130,25 +145,31 @@ func (s *SFU) newAPI(se webrtc.SettingEngine, first ...interceptor.Factory) (*we
 	for _, f := range first {
 		ir.Add(f)
 	}
-	// NACK generator: ask publishers to resend what we lost. Subscribers' NACKs are answered by
-	// DownTrack from the up-track's shared packet cache, not by Pion's responder, which copies
-	// every packet once per subscriber.
-	gen, err := nack.NewGeneratorInterceptor()
-	if err != nil {
-		return nil, fmt.Errorf("sfu: nack generator: %w", err)
+	if dir&receiving != 0 {
+		// NACK generator: ask publishers to resend what we lost. Subscribers' NACKs are answered by
+		// DownTrack from the up-track's shared packet cache, not by Pion's responder, which copies
+		// every packet once per subscriber.
+		gen, err := nack.NewGeneratorInterceptor()
+		if err != nil {
+			return nil, fmt.Errorf("sfu: nack generator: %w", err)
+		}
+		ir.Add(gen)
+		// Receiver reports to publishers: their congestion control and RTT need them.
+		rr, err := report.NewReceiverInterceptor()
+		if err != nil {
+			return nil, fmt.Errorf("sfu: receiver reports: %w", err)
+		}
+		ir.Add(rr)
 	}
-	ir.Add(gen)
-	// Sender and receiver reports: lip sync and RTT for both legs.
-	rr, err := report.NewReceiverInterceptor()
-	if err != nil {
-		return nil, fmt.Errorf("sfu: receiver reports: %w", err)
+	if dir&sending != 0 {
+		// Sender reports on what subscribers receive: browsers synchronise audio and video with them.
+		// Subscribers' receiver reports, NACKs, PLIs and REMBs are read by DownTrack.readRTCP.
+		sr, err := report.NewSenderInterceptor()
+		if err != nil {
+			return nil, fmt.Errorf("sfu: sender reports: %w", err)
+		}
+		ir.Add(sr)
 	}
-	sr, err := report.NewSenderInterceptor()
-	if err != nil {
-		return nil, fmt.Errorf("sfu: sender reports: %w", err)
-	}
-	ir.Add(rr)
-	ir.Add(sr)
 	// TWCC feedback on what publishers send, so browsers' congestion control can ramp their upload.
 	// (Outbound TWCC needs a bandwidth estimator to consume it; Pion's header writer also allocates
 	// per packet. Both come with simulcast layer selection.)
@@ -169,11 +190,13 @@ func (s *SFU) newAPI(se webrtc.SettingEngine, first ...interceptor.Factory) (*we
 	if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.AudioLevelURI}, webrtc.RTPCodecTypeAudio, webrtc.RTPTransceiverDirectionRecvonly); err != nil {
 		return nil, fmt.Errorf("sfu: register audio level: %w", err)
 	}
-	tw, err := twcc.NewSenderInterceptor()
-	if err != nil {
-		return nil, fmt.Errorf("sfu: twcc: %w", err)
+	if dir&receiving != 0 {
+		tw, err := twcc.NewSenderInterceptor()
+		if err != nil {
+			return nil, fmt.Errorf("sfu: twcc: %w", err)
+		}
+		ir.Add(tw)
 	}
-	ir.Add(tw)
 
 	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se)), nil
 }

@@ -19,11 +19,16 @@ const outQueueLen = 512
 const writeTimeout = 10 * time.Second
 
 // wsConn is one WebSocket. Reads happen on the HTTP handler's goroutine; writes on a goroutine of
-// their own fed by a bounded queue, so a session never blocks on the network.
+// their own fed by a bounded queue, so a session never blocks on the network. The queue is a slice
+// that grows with what waits, not a channel of outQueueLen frames: that was 28 KiB per participant
+// held for the whole session, while a client that reads keeps almost nothing queued.
 type wsConn struct {
 	c        *websocket.Conn
-	out      chan outFrame
-	lastSeen atomic.Int64 // unix nanos of the last frame or pong from the client
+	mu       sync.Mutex
+	queue    []outFrame    // under mu
+	pending  int           // under mu: queued plus being written; bounded by outQueueLen
+	wake     chan struct{} // one token: the queue has frames
+	lastSeen atomic.Int64  // unix nanos of the last frame or pong from the client
 	done     chan struct{}
 	doneOnce sync.Once
 	flushed  chan struct{} // closed when the write loop exits
@@ -37,7 +42,7 @@ type outFrame struct {
 }
 
 func newWSConn(c *websocket.Conn) *wsConn {
-	w := &wsConn{c: c, out: make(chan outFrame, outQueueLen), done: make(chan struct{}), flushed: make(chan struct{})}
+	w := &wsConn{c: c, wake: make(chan struct{}, 1), done: make(chan struct{}), flushed: make(chan struct{})}
 	w.touch()
 	return w
 }
@@ -47,23 +52,47 @@ func (w *wsConn) touch() { w.lastSeen.Store(time.Now().UnixNano()) }
 func (w *wsConn) seen() time.Time { return time.Unix(0, w.lastSeen.Load()) }
 
 // send queues a frame; a full queue means the client is not reading, and the connection is dropped.
-func (w *wsConn) send(frame []byte) {
-	select {
-	case <-w.done:
-	case w.out <- outFrame{data: frame}:
-	default:
-		w.abort()
-	}
-}
+func (w *wsConn) send(frame []byte) { w.enqueue(outFrame{data: frame}) }
 
 // closeAfter queues a close: frames queued before it are written first.
 func (w *wsConn) closeAfter(status websocket.StatusCode, reason string) {
+	w.enqueue(outFrame{close: true, status: status, reason: reason})
+}
+
+func (w *wsConn) enqueue(f outFrame) {
 	select {
 	case <-w.done:
-	case w.out <- outFrame{close: true, status: status, reason: reason}:
+		return
 	default:
-		w.abort()
 	}
+	w.mu.Lock()
+	if w.pending >= outQueueLen {
+		w.mu.Unlock()
+		w.abort()
+		return
+	}
+	w.queue = append(w.queue, f)
+	w.pending++
+	w.mu.Unlock()
+	select {
+	case w.wake <- struct{}{}:
+	default: // a token is already waiting
+	}
+}
+
+// take returns what is queued and leaves the queue empty.
+func (w *wsConn) take() []outFrame {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	q := w.queue
+	w.queue = nil
+	return q
+}
+
+func (w *wsConn) written() {
+	w.mu.Lock()
+	w.pending--
+	w.mu.Unlock()
 }
 
 func (w *wsConn) abort() {
@@ -77,18 +106,21 @@ func (w *wsConn) writeLoop() {
 		select {
 		case <-w.done:
 			return
-		case f := <-w.out:
-			if f.close {
-				w.c.Close(f.status, f.reason)
-				w.abort()
-				return
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
-			err := w.c.Write(ctx, websocket.MessageText, f.data)
-			cancel()
-			if err != nil {
-				w.abort()
-				return
+		case <-w.wake:
+			for _, f := range w.take() {
+				if f.close {
+					w.c.Close(f.status, f.reason)
+					w.abort()
+					return
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
+				err := w.c.Write(ctx, websocket.MessageText, f.data)
+				cancel()
+				if err != nil {
+					w.abort()
+					return
+				}
+				w.written()
 			}
 		}
 	}
