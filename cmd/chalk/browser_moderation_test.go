@@ -68,8 +68,8 @@ func TestBrowsersModerationLobbyRecording(t *testing.T) {
 	// Recording: the student sees REC.
 	prof.waitFor("Record enabled", `(() => { const b = document.getElementById('btn-record'); return !b.hidden && !b.disabled; })()`, 15*time.Second)
 	prof.click("record", "#btn-record")
-	if ok, _ := eval[bool](prof, `new Promise((done) => { const t0 = Date.now(); const f = () => window.chalk.state().recording ? done(true) : Date.now() - t0 > 8000 ? done(false) : setTimeout(f, 200); f(); })`); !ok {
-		t.Fatalf("recording did not start; inline error: %q", evalString(prof, `document.getElementById('rec-error').textContent`))
+	if ok, _ := eval[bool](prof, `new Promise((done) => { const t0 = Date.now(); const f = () => window.chalk.state().recording ? done(true) : Date.now() - t0 > 20000 ? done(false) : setTimeout(f, 200); f(); })`); !ok {
+		t.Fatalf("recording did not start within 20 s; inline error: %q", evalString(prof, `document.getElementById('rec-error').textContent`))
 	}
 	sam.waitFor("REC for the student", `!document.getElementById('rec').hidden && /^\d+:\d\d$/.test(document.getElementById('rec-time').textContent)`, 20*time.Second)
 	prof.waitFor("Stop recording button", `document.getElementById('btn-record').getAttribute('aria-pressed') === 'true' && !document.getElementById('rec').hidden`, 15*time.Second)
