@@ -86,6 +86,7 @@ func TestBrowserRejoinsAfterItsNodeDies(t *testing.T) {
 	}
 	<-host.exited
 	alice.waitFor("Alice shows that she is reconnecting", `window.chalk.state().banner.includes('econnect') || window.chalk.state().banner.includes('retrying')`, 10*time.Second)
+	alice.screenshot("cluster-reconnecting")
 	// A fresh session (new participant id, new peer connections) on a live node that is not the
 	// dead one, with the publisher back in the room.
 	back := fmt.Sprintf(`(async () => { const st = window.chalk.state(); if (!st.connected || st.participantId === %q || st.socket === %q || st.participants.length !== 2) return false;

@@ -19,7 +19,7 @@ export function initials(name) {
 // Avatar colours: calm mid-tones on which white initials keep a contrast ratio above 4.5.
 const PALETTE = ['#1e6f5c', '#7b3f99', '#a0432f', '#2f5fa7', '#8a5a00', '#00707a', '#9c2f5f', '#4c6b22', '#5a4fa3', '#7a4a3a'];
 
-/** A stable colour per participant id. */
+/** A stable colour per person: call it with the identity (the same after a rejoin or a move to another node), else the id. */
 export function avatarColor(id) {
   let h = 0x811c9dc5; // FNV-1a: ids that differ in one character still land far apart
   for (const c of String(id)) h = Math.imul(h ^ c.charCodeAt(0), 0x01000193) >>> 0;
@@ -214,7 +214,7 @@ export class Grid {
     t.badge.textContent = p.role === 'co_instructor' ? 'Co-instructor' : 'Instructor';
     t.el.classList.toggle('spotlit', p.id === this.spotlight);
     t.initials.textContent = initials(p.name);
-    t.avatar.style.setProperty('--avatar', avatarColor(p.id));
+    t.avatar.style.setProperty('--avatar', avatarColor(p.identity || p.id));
     const hand = this.hands.get(p.id) || 0;
     t.hand.hidden = !hand;
     t.handPos.textContent = hand ? String(hand) : '';
@@ -241,7 +241,7 @@ export class Grid {
       s.el.classList.toggle('video-off', !e.screenLive);
       s.name.textContent = v.self ? 'You are presenting' : `${p.name} is presenting`;
       s.initials.textContent = initials(p.name);
-      s.avatar.style.setProperty('--avatar', avatarColor(p.id));
+      s.avatar.style.setProperty('--avatar', avatarColor(p.identity || p.id));
       s.micOff.hidden = true;
       s.badge.hidden = true;
       s.hand.hidden = true;

@@ -31,7 +31,7 @@ function nameLine(p, me) {
 
 function avatar(p) {
   const a = el('span', 'avatar-sm', initials(p.name));
-  a.style.setProperty('--avatar', avatarColor(p.id));
+  a.style.setProperty('--avatar', avatarColor(p.identity || p.id));
   a.setAttribute('aria-hidden', 'true');
   return a;
 }
