@@ -101,6 +101,25 @@ func (s *Service) writeErr(w http.ResponseWriter, what string, err error) {
 	}
 }
 
+// answer is the shape of a course-record write: read the JSON body into a B (an empty body is a
+// zero B when emptyOK), run do with the request's context, and write its result with status, or its
+// error (what names the action in the log).
+func answer[B, R any](s *Service, w http.ResponseWriter, r *http.Request, emptyOK bool, what string, status int, do func(ctx context.Context, body *B) (R, error)) {
+	var body B
+	if err := readJSON(w, r, &body, emptyOK); err != nil {
+		s.writeErr(w, "", err)
+		return
+	}
+	ctx, cancel := reqCtx(r)
+	defer cancel()
+	res, err := do(ctx, &body)
+	if err != nil {
+		s.writeErr(w, what, err)
+		return
+	}
+	s.writeJSON(w, status, res)
+}
+
 // maxBody bounds a request body.
 const maxBody = 64 << 10
 

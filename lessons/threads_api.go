@@ -1,6 +1,7 @@
 package lessons
 
 import (
+	"context"
 	"net/http"
 	"time"
 )
@@ -43,27 +44,23 @@ func (s *Service) serveSeen(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var body struct {
+	type seenBody struct {
 		Until time.Time `json:"until"`
 	}
-	if err := readJSON(w, r, &body, true); err != nil {
-		s.writeErr(w, "", err)
-		return
-	}
-	ctx, cancel := reqCtx(r)
-	defer cancel()
-	seen, err := lr.markSeen(ctx, g.Identity, body.Until, s.now())
-	if err != nil {
-		s.writeErr(w, "mark threads seen", err)
-		return
-	}
-	s.writeJSON(w, http.StatusOK, map[string]time.Time{"lastSeen": seen})
+	answer(s, w, r, true, "mark threads seen", http.StatusOK, func(ctx context.Context, body *seenBody) (map[string]time.Time, error) {
+		seen, err := lr.markSeen(ctx, g.Identity, body.Until, s.now())
+		return map[string]time.Time{"lastSeen": seen}, err
+	})
 }
 
-// postBody is the body of thread and reply posts and edits.
+// postBody is the body of thread posts and edits; textBody of replies.
 type postBody struct {
 	At   *float64 `json:"at"`
 	Text string   `json:"text"`
+}
+
+type textBody struct {
+	Text string `json:"text"`
 }
 
 func (s *Service) servePostThread(w http.ResponseWriter, r *http.Request) {
@@ -71,23 +68,12 @@ func (s *Service) servePostThread(w http.ResponseWriter, r *http.Request) {
 	if !ok || !s.posting(w, lr.room, g) {
 		return
 	}
-	var body postBody
-	if err := readJSON(w, r, &body, false); err != nil {
-		s.writeErr(w, "", err)
-		return
-	}
-	if body.At == nil {
-		s.writeErr(w, "", badRequest("at is required: the moment of the lesson, in seconds"))
-		return
-	}
-	ctx, cancel := reqCtx(r)
-	defer cancel()
-	t, err := lr.postThread(ctx, g, *body.At, body.Text, s.now())
-	if err != nil {
-		s.writeErr(w, "post thread", err)
-		return
-	}
-	s.writeJSON(w, http.StatusCreated, t)
+	answer(s, w, r, false, "post thread", http.StatusCreated, func(ctx context.Context, body *postBody) (Thread, error) {
+		if body.At == nil {
+			return Thread{}, badRequest("at is required: the moment of the lesson, in seconds")
+		}
+		return lr.postThread(ctx, g, *body.At, body.Text, s.now())
+	})
 }
 
 func (s *Service) serveEditThread(w http.ResponseWriter, r *http.Request) {
@@ -95,19 +81,9 @@ func (s *Service) serveEditThread(w http.ResponseWriter, r *http.Request) {
 	if !ok || !s.posting(w, lr.room, g) {
 		return
 	}
-	var body postBody
-	if err := readJSON(w, r, &body, false); err != nil {
-		s.writeErr(w, "", err)
-		return
-	}
-	ctx, cancel := reqCtx(r)
-	defer cancel()
-	t, err := lr.editThread(ctx, g, r.PathValue("thread"), body.Text, body.At, s.now())
-	if err != nil {
-		s.writeErr(w, "edit thread", err)
-		return
-	}
-	s.writeJSON(w, http.StatusOK, t)
+	answer(s, w, r, false, "edit thread", http.StatusOK, func(ctx context.Context, body *postBody) (Thread, error) {
+		return lr.editThread(ctx, g, r.PathValue("thread"), body.Text, body.At, s.now())
+	})
 }
 
 func (s *Service) serveDeleteThread(w http.ResponseWriter, r *http.Request) {
@@ -129,21 +105,9 @@ func (s *Service) serveReply(w http.ResponseWriter, r *http.Request) {
 	if !ok || !s.posting(w, lr.room, g) {
 		return
 	}
-	var body struct {
-		Text string `json:"text"`
-	}
-	if err := readJSON(w, r, &body, false); err != nil {
-		s.writeErr(w, "", err)
-		return
-	}
-	ctx, cancel := reqCtx(r)
-	defer cancel()
-	reply, err := lr.reply(ctx, g, r.PathValue("thread"), body.Text, s.now())
-	if err != nil {
-		s.writeErr(w, "reply", err)
-		return
-	}
-	s.writeJSON(w, http.StatusCreated, reply)
+	answer(s, w, r, false, "reply", http.StatusCreated, func(ctx context.Context, body *textBody) (Reply, error) {
+		return lr.reply(ctx, g, r.PathValue("thread"), body.Text, s.now())
+	})
 }
 
 func (s *Service) serveEditReply(w http.ResponseWriter, r *http.Request) {
@@ -151,21 +115,9 @@ func (s *Service) serveEditReply(w http.ResponseWriter, r *http.Request) {
 	if !ok || !s.posting(w, lr.room, g) {
 		return
 	}
-	var body struct {
-		Text string `json:"text"`
-	}
-	if err := readJSON(w, r, &body, false); err != nil {
-		s.writeErr(w, "", err)
-		return
-	}
-	ctx, cancel := reqCtx(r)
-	defer cancel()
-	reply, err := lr.editReply(ctx, g, r.PathValue("thread"), r.PathValue("reply"), body.Text, s.now())
-	if err != nil {
-		s.writeErr(w, "edit reply", err)
-		return
-	}
-	s.writeJSON(w, http.StatusOK, reply)
+	answer(s, w, r, false, "edit reply", http.StatusOK, func(ctx context.Context, body *textBody) (Reply, error) {
+		return lr.editReply(ctx, g, r.PathValue("thread"), r.PathValue("reply"), body.Text, s.now())
+	})
 }
 
 func (s *Service) serveDeleteReply(w http.ResponseWriter, r *http.Request) {
