@@ -30,19 +30,9 @@ func (s *Service) serveHeartbeat(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var hb heartbeat
-	if err := readJSON(w, r, &hb, false); err != nil {
-		s.writeErr(w, "", err)
-		return
-	}
-	ctx, cancel := reqCtx(r)
-	defer cancel()
-	p, err := lr.recordBeat(ctx, g, hb, s.now())
-	if err != nil {
-		s.writeErr(w, "record progress", err)
-		return
-	}
-	s.writeJSON(w, http.StatusOK, p)
+	answer(s, w, r, false, "record progress", http.StatusOK, func(ctx context.Context, hb *heartbeat) (Progress, error) {
+		return lr.recordBeat(ctx, g, *hb, s.now())
+	})
 }
 
 func (s *Service) serveMyProgress(w http.ResponseWriter, r *http.Request) {
@@ -50,14 +40,9 @@ func (s *Service) serveMyProgress(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	ctx, cancel := reqCtx(r)
-	defer cancel()
-	p, err := lr.myProgress(ctx, g)
-	if err != nil {
-		s.writeErr(w, "read progress", err)
-		return
-	}
-	s.writeJSON(w, http.StatusOK, p)
+	show(s, w, r, "read progress", http.StatusOK, func(ctx context.Context) (Progress, error) {
+		return lr.myProgress(ctx, g)
+	})
 }
 
 func (s *Service) serveAllProgress(w http.ResponseWriter, r *http.Request) {
@@ -65,14 +50,10 @@ func (s *Service) serveAllProgress(w http.ResponseWriter, r *http.Request) {
 	if !ok || !moderator(w, g, "see others' progress") {
 		return
 	}
-	ctx, cancel := reqCtx(r)
-	defer cancel()
-	all, err := lr.allProgress(ctx)
-	if err != nil {
-		s.writeErr(w, "read progress", err)
-		return
-	}
-	s.writeJSON(w, http.StatusOK, map[string]any{"lesson": lr.lesson.ID, "duration": lr.lesson.Duration, "viewers": all})
+	show(s, w, r, "read progress", http.StatusOK, func(ctx context.Context) (map[string]any, error) {
+		all, err := lr.allProgress(ctx)
+		return map[string]any{"lesson": lr.lesson.ID, "duration": lr.lesson.Duration, "viewers": all}, err
+	})
 }
 
 func (s *Service) serveDropoff(w http.ResponseWriter, r *http.Request) {
@@ -80,14 +61,7 @@ func (s *Service) serveDropoff(w http.ResponseWriter, r *http.Request) {
 	if !ok || !moderator(w, g, "see lesson analytics") {
 		return
 	}
-	ctx, cancel := reqCtx(r)
-	defer cancel()
-	d, err := lr.dropoff(ctx)
-	if err != nil {
-		s.writeErr(w, "read progress", err)
-		return
-	}
-	s.writeJSON(w, http.StatusOK, d)
+	show(s, w, r, "read progress", http.StatusOK, lr.dropoff)
 }
 
 func (s *Service) serveDropoffSVG(w http.ResponseWriter, r *http.Request) {

@@ -1,6 +1,9 @@
 package lessons
 
-import "net/http"
+import (
+	"context"
+	"net/http"
+)
 
 // HTTP handlers of the questions API (docs/api.md, "Questions in the recording"); the logic is in
 // questions.go.
@@ -20,14 +23,10 @@ func (s *Service) serveQuestions(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	ctx, cancel := reqCtx(r)
-	defer cancel()
-	qs, err := lr.listQuestions(ctx, g)
-	if err != nil {
-		s.writeErr(w, "list questions", err)
-		return
-	}
-	s.writeJSON(w, http.StatusOK, map[string]any{"lesson": lr.lesson.ID, "questions": qs})
+	show(s, w, r, "list questions", http.StatusOK, func(ctx context.Context) (map[string]any, error) {
+		qs, err := lr.listQuestions(ctx, g)
+		return map[string]any{"lesson": lr.lesson.ID, "questions": qs}, err
+	})
 }
 
 func (s *Service) serveCreateQuestion(w http.ResponseWriter, r *http.Request) {
@@ -35,19 +34,9 @@ func (s *Service) serveCreateQuestion(w http.ResponseWriter, r *http.Request) {
 	if !ok || !moderator(w, g, "place a question") {
 		return
 	}
-	var in questionInput
-	if err := readJSON(w, r, &in, false); err != nil {
-		s.writeErr(w, "", err)
-		return
-	}
-	ctx, cancel := reqCtx(r)
-	defer cancel()
-	q, err := lr.createQuestion(ctx, in, s.now())
-	if err != nil {
-		s.writeErr(w, "create question", err)
-		return
-	}
-	s.writeJSON(w, http.StatusCreated, q)
+	answer(s, w, r, false, "create question", http.StatusCreated, func(ctx context.Context, in *questionInput) (Question, error) {
+		return lr.createQuestion(ctx, *in, s.now())
+	})
 }
 
 func (s *Service) serveReplaceQuestion(w http.ResponseWriter, r *http.Request) {
@@ -55,19 +44,9 @@ func (s *Service) serveReplaceQuestion(w http.ResponseWriter, r *http.Request) {
 	if !ok || !moderator(w, g, "edit a question") {
 		return
 	}
-	var in questionInput
-	if err := readJSON(w, r, &in, false); err != nil {
-		s.writeErr(w, "", err)
-		return
-	}
-	ctx, cancel := reqCtx(r)
-	defer cancel()
-	q, err := lr.replaceQuestion(ctx, r.PathValue("question"), in, s.now())
-	if err != nil {
-		s.writeErr(w, "edit question", err)
-		return
-	}
-	s.writeJSON(w, http.StatusOK, q)
+	answer(s, w, r, false, "edit question", http.StatusOK, func(ctx context.Context, in *questionInput) (Question, error) {
+		return lr.replaceQuestion(ctx, r.PathValue("question"), *in, s.now())
+	})
 }
 
 func (s *Service) serveDeleteQuestion(w http.ResponseWriter, r *http.Request) {
@@ -75,13 +54,9 @@ func (s *Service) serveDeleteQuestion(w http.ResponseWriter, r *http.Request) {
 	if !ok || !moderator(w, g, "delete a question") {
 		return
 	}
-	ctx, cancel := reqCtx(r)
-	defer cancel()
-	if err := lr.deleteQuestion(ctx, r.PathValue("question")); err != nil {
-		s.writeErr(w, "delete question", err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	show(s, w, r, "delete question", http.StatusNoContent, func(ctx context.Context) (none, error) {
+		return none{}, lr.deleteQuestion(ctx, r.PathValue("question"))
+	})
 }
 
 func (s *Service) serveAnswer(w http.ResponseWriter, r *http.Request) {
@@ -89,21 +64,9 @@ func (s *Service) serveAnswer(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var body struct {
-		Choices []int `json:"choices"`
-	}
-	if err := readJSON(w, r, &body, false); err != nil {
-		s.writeErr(w, "", err)
-		return
-	}
-	ctx, cancel := reqCtx(r)
-	defer cancel()
-	q, err := lr.answer(ctx, g, r.PathValue("question"), body.Choices, s.now())
-	if err != nil {
-		s.writeErr(w, "answer question", err)
-		return
-	}
-	s.writeJSON(w, http.StatusOK, q)
+	answer(s, w, r, false, "answer question", http.StatusOK, func(ctx context.Context, body *answerBody) (Question, error) {
+		return lr.answer(ctx, g, r.PathValue("question"), body.Choices, s.now())
+	})
 }
 
 func (s *Service) serveAnswers(w http.ResponseWriter, r *http.Request) {
@@ -111,12 +74,13 @@ func (s *Service) serveAnswers(w http.ResponseWriter, r *http.Request) {
 	if !ok || !moderator(w, g, "see others' answers") {
 		return
 	}
-	ctx, cancel := reqCtx(r)
-	defer cancel()
-	qs, people, err := lr.allAnswers(ctx, g)
-	if err != nil {
-		s.writeErr(w, "list answers", err)
-		return
-	}
-	s.writeJSON(w, http.StatusOK, map[string]any{"lesson": lr.lesson.ID, "questions": qs, "people": people})
+	show(s, w, r, "list answers", http.StatusOK, func(ctx context.Context) (map[string]any, error) {
+		qs, people, err := lr.allAnswers(ctx, g)
+		return map[string]any{"lesson": lr.lesson.ID, "questions": qs, "people": people}, err
+	})
+}
+
+// answerBody is a student's answer to a question.
+type answerBody struct {
+	Choices []int `json:"choices"`
 }

@@ -110,15 +110,27 @@ func answer[B, R any](s *Service, w http.ResponseWriter, r *http.Request, emptyO
 		s.writeErr(w, "", err)
 		return
 	}
+	show(s, w, r, what, status, func(ctx context.Context) (R, error) { return do(ctx, &body) })
+}
+
+// show is answer for a request without a body (a read, a delete, a moderator's action): run do
+// with the request's context and write its result with status (204 writes no body), or its error.
+func show[R any](s *Service, w http.ResponseWriter, r *http.Request, what string, status int, do func(ctx context.Context) (R, error)) {
 	ctx, cancel := reqCtx(r)
 	defer cancel()
-	res, err := do(ctx, &body)
-	if err != nil {
+	res, err := do(ctx)
+	switch {
+	case err != nil:
 		s.writeErr(w, what, err)
-		return
+	case status == http.StatusNoContent:
+		w.WriteHeader(status)
+	default:
+		s.writeJSON(w, status, res)
 	}
-	s.writeJSON(w, status, res)
 }
+
+// none is the result of an action that answers 204 No Content.
+type none struct{}
 
 // maxBody bounds a request body.
 const maxBody = 64 << 10

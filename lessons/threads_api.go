@@ -29,14 +29,9 @@ func (s *Service) serveThreads(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	ctx, cancel := reqCtx(r)
-	defer cancel()
-	list, err := lr.listThreads(ctx, g.Identity, s.now())
-	if err != nil {
-		s.writeErr(w, "list threads", err)
-		return
-	}
-	s.writeJSON(w, http.StatusOK, list)
+	show(s, w, r, "list threads", http.StatusOK, func(ctx context.Context) (threadList, error) {
+		return lr.listThreads(ctx, g.Identity, s.now())
+	})
 }
 
 func (s *Service) serveSeen(w http.ResponseWriter, r *http.Request) {
@@ -91,13 +86,9 @@ func (s *Service) serveDeleteThread(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	ctx, cancel := reqCtx(r)
-	defer cancel()
-	if err := lr.deleteThread(ctx, g, r.PathValue("thread")); err != nil {
-		s.writeErr(w, "delete thread", err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	show(s, w, r, "delete thread", http.StatusNoContent, func(ctx context.Context) (none, error) {
+		return none{}, lr.deleteThread(ctx, g, r.PathValue("thread"))
+	})
 }
 
 func (s *Service) serveReply(w http.ResponseWriter, r *http.Request) {
@@ -125,13 +116,9 @@ func (s *Service) serveDeleteReply(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	ctx, cancel := reqCtx(r)
-	defer cancel()
-	if err := lr.deleteReply(ctx, g, r.PathValue("thread"), r.PathValue("reply")); err != nil {
-		s.writeErr(w, "delete reply", err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	show(s, w, r, "delete reply", http.StatusNoContent, func(ctx context.Context) (none, error) {
+		return none{}, lr.deleteReply(ctx, g, r.PathValue("thread"), r.PathValue("reply"))
+	})
 }
 
 func (s *Service) serveModerateThread(action string) http.HandlerFunc {
@@ -140,14 +127,9 @@ func (s *Service) serveModerateThread(action string) http.HandlerFunc {
 		if !ok || !moderator(w, g, action+" a thread") {
 			return
 		}
-		ctx, cancel := reqCtx(r)
-		defer cancel()
-		t, err := lr.moderate(ctx, r.PathValue("thread"), action)
-		if err != nil {
-			s.writeErr(w, action+" thread", err)
-			return
-		}
-		s.writeJSON(w, http.StatusOK, t)
+		show(s, w, r, action+" thread", http.StatusOK, func(ctx context.Context) (Thread, error) {
+			return lr.moderate(ctx, r.PathValue("thread"), action)
+		})
 	}
 }
 
@@ -156,23 +138,16 @@ func (s *Service) serveFromChat(w http.ResponseWriter, r *http.Request) {
 	if !ok || !moderator(w, g, "make a thread of a chat message") {
 		return
 	}
-	var body struct {
-		ChatID string `json:"chatId"`
-	}
-	if err := readJSON(w, r, &body, false); err != nil {
-		s.writeErr(w, "", err)
-		return
-	}
-	ctx, cancel := reqCtx(r)
-	defer cancel()
 	if s.cfg.Objects == nil {
 		httpError(w, http.StatusNotFound, "this server has no lesson storage, so no timeline to take chat from")
 		return
 	}
-	t, err := lr.promoteChat(ctx, s.readTimeline, body.ChatID, s.now())
-	if err != nil {
-		s.writeErr(w, "promote chat", err)
-		return
-	}
-	s.writeJSON(w, http.StatusCreated, t)
+	answer(s, w, r, false, "promote chat", http.StatusCreated, func(ctx context.Context, body *chatRef) (Thread, error) {
+		return lr.promoteChat(ctx, s.readTimeline, body.ChatID, s.now())
+	})
+}
+
+// chatRef names the chat message a moderator makes a thread of.
+type chatRef struct {
+	ChatID string `json:"chatId"`
 }
