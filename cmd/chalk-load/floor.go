@@ -15,7 +15,16 @@ import (
 // reader, with nothing else around it (no SRTP, no RTP, no Go scheduling between packets). An SFU
 // forwarding a packet does at least this much, so its CPU per forwarded packet reads as a ratio to it.
 
-const floorPacket = 1200
+const (
+	floorPacket = 1200
+	// The fan-out variant sends the lecture's traffic shape: batches spread over a lecture's worth of
+	// reader sockets at about a 200-student lecture's packet rate, so the readers sleep between
+	// packets as the load generator's subscribers do. It is a diagnostic (the kernel's share of the
+	// server's cost per forwarded packet, with each destination's wake-up and cold socket), not the
+	// floor the ratio is taken to.
+	floorFanoutDests = 200
+	floorFanoutRate  = 40_000 // packets/s
+)
 
 type floorResult struct {
 	SendtoUS       float64 `json:"sendto_us_per_packet"`
@@ -25,6 +34,10 @@ type floorResult struct {
 	SendmmsgBatch  int     `json:"sendmmsg_batch"`
 	ReaderReceived float64 `json:"reader_received_ratio"` // of the sendto packets (a busy reader drops, the sender pays anyway)
 	CPU            int     `json:"sender_cpu"`            // -1: not pinned
+	// The fan-out diagnostic: sendmmsg at floorFanoutRate over floorFanoutDests sleeping readers.
+	FanoutUS    float64 `json:"sendmmsg_fanout_us_per_packet"`
+	FanoutDests int     `json:"sendmmsg_fanout_destinations"`
+	FanoutRate  int     `json:"sendmmsg_fanout_packets_per_s"`
 }
 
 // measureFloor runs a sendto loop, then a sendmmsg loop (32 packets a call), each for d, on one OS
@@ -53,8 +66,21 @@ func measureFloor(ctx context.Context, d time.Duration, cpu int) (*floorResult, 
 	}
 	defer wr.Close()
 	dst := rd.LocalAddr().(*net.UDPAddr).AddrPort()
+	fanout, err := readers(floorFanoutDests)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		for _, c := range fanout {
+			c.Close()
+		}
+	}()
+	dsts := make([]netip.AddrPort, len(fanout))
+	for i, c := range fanout {
+		dsts[i] = c.LocalAddr().(*net.UDPAddr).AddrPort()
+	}
 
-	res := &floorResult{CPU: cpu, SendmmsgBatch: 32}
+	res := &floorResult{CPU: cpu, SendmmsgBatch: 32, FanoutDests: floorFanoutDests, FanoutRate: floorFanoutRate}
 	done := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
@@ -75,9 +101,13 @@ func measureFloor(ctx context.Context, d time.Duration, cpu int) (*floorResult, 
 		}
 		time.Sleep(100 * time.Millisecond) // let the reader catch up before reading its count
 		res.ReaderReceived = float64(received.Load()) / float64(max(1, n))
-		n, cpuT = sendmmsgLoop(ctx, wr, dst, d, res.SendmmsgBatch)
+		n, cpuT = sendmmsgLoop(ctx, wr, []netip.AddrPort{dst}, d, res.SendmmsgBatch, 0)
 		if n > 0 {
 			res.SendmmsgUS = float64(cpuT.Microseconds()) / float64(n)
+		}
+		n, cpuT = sendmmsgLoop(ctx, wr, dsts, d, res.SendmmsgBatch, floorFanoutRate)
+		if n > 0 {
+			res.FanoutUS = float64(cpuT.Microseconds()) / float64(n)
 		}
 		done <- nil
 	}()
@@ -107,21 +137,35 @@ func sendtoLoop(ctx context.Context, c *net.UDPConn, dst netip.AddrPort, d time.
 }
 
 // sendmmsgLoop is sendtoLoop with batch packets per system call (golang.org/x/net/ipv4 WriteBatch,
-// which is sendmmsg on Linux).
-func sendmmsgLoop(ctx context.Context, c *net.UDPConn, dst netip.AddrPort, d time.Duration, batch int) (int64, time.Duration) {
+// which is sendmmsg on Linux), the packets going to dsts in turn; rate > 0 paces it to that many
+// packets a second (sleeping between calls, as a server does between bursts), 0 sends flat out.
+func sendmmsgLoop(ctx context.Context, c *net.UDPConn, dsts []netip.AddrPort, d time.Duration, batch, rate int) (int64, time.Duration) {
 	pc := ipv4.NewPacketConn(c)
-	addr := net.UDPAddrFromAddrPort(dst)
+	addrs := make([]*net.UDPAddr, len(dsts))
+	for i, a := range dsts {
+		addrs[i] = net.UDPAddrFromAddrPort(a)
+	}
 	msgs := make([]ipv4.Message, batch)
 	for i := range msgs {
-		msgs[i] = ipv4.Message{Buffers: [][]byte{make([]byte, floorPacket)}, Addr: addr}
+		msgs[i] = ipv4.Message{Buffers: [][]byte{make([]byte, floorPacket)}}
 	}
 	start, cpu0 := time.Now(), threadCPU()
 	var n int64
+	next := 0
 	for n < 50_000_000 {
 		for range 8 {
+			for i := range msgs {
+				msgs[i].Addr = addrs[next]
+				next = (next + 1) % len(addrs)
+			}
 			k, err := pc.WriteBatch(msgs, 0)
 			if err == nil {
 				n += int64(k)
+			}
+			if rate > 0 {
+				if ahead := time.Duration(n)*time.Second/time.Duration(rate) - time.Since(start); ahead > 0 {
+					time.Sleep(ahead)
+				}
 			}
 		}
 		if time.Since(start) >= d || ctx.Err() != nil {
@@ -129,4 +173,29 @@ func sendmmsgLoop(ctx context.Context, c *net.UDPConn, dst netip.AddrPort, d tim
 		}
 	}
 	return n, threadCPU() - cpu0
+}
+
+// readers opens n loopback sockets, each drained by its own goroutine until it is closed.
+func readers(n int) ([]*net.UDPConn, error) {
+	var cs []*net.UDPConn
+	for range n {
+		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			for _, c := range cs {
+				c.Close()
+			}
+			return nil, err
+		}
+		c.SetReadBuffer(1 << 20)
+		cs = append(cs, c)
+		go func() {
+			buf := make([]byte, 2048)
+			for {
+				if _, _, err := c.ReadFromUDPAddrPort(buf); err != nil {
+					return
+				}
+			}
+		}()
+	}
+	return cs, nil
 }

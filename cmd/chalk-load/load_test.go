@@ -167,7 +167,7 @@ func TestLectureRun(t *testing.T) {
 	if !ok {
 		t.Fatalf("floor = %v, want the floor measured in the run", got["floor"])
 	}
-	for _, k := range []string{"sendto_us_per_packet", "sendmmsg_us_per_packet", "sendto_packets"} {
+	for _, k := range []string{"sendto_us_per_packet", "sendmmsg_us_per_packet", "sendto_packets", "sendmmsg_fanout_us_per_packet"} {
 		if v, ok := floor[k].(float64); !ok || v <= 0 {
 			t.Errorf("floor.%s = %v, want > 0", k, floor[k])
 		}
