@@ -166,12 +166,14 @@ func (w *wsConn) startPings(interval time.Duration) {
 			return
 		default:
 		}
+		// The next ping is due an interval after this one starts, not after its pong: a ping that
+		// waits out its timeout must not double the gap, or one late pong ends a live session.
+		time.AfterFunc(interval, ping)
 		ctx, cancel := context.WithTimeout(context.Background(), interval)
 		if err := w.c.Ping(ctx); err == nil {
 			w.touch()
 		}
 		cancel()
-		time.AfterFunc(interval, ping)
 	}
 	time.AfterFunc(interval, ping)
 }
