@@ -81,8 +81,7 @@ func (h *Hub) ServeRelay(w http.ResponseWriter, r *http.Request) {
 	}
 	c.SetReadLimit(-1) // conn.read enforces MaxFrameBytes
 	conn := newWSConn(c)
-	go conn.writeLoop()
-	go conn.pingLoop(h.cfg.PingInterval)
+	conn.startPings(h.cfg.PingInterval)
 	defer conn.finish()
 
 	refuse := func(code, format string, a ...any) {

@@ -19,19 +19,23 @@ const outQueueLen = 512
 const writeTimeout = 10 * time.Second
 
 // wsConn is one WebSocket. Reads happen on the HTTP handler's goroutine; writes on a goroutine of
-// their own fed by a bounded queue, so a session never blocks on the network. The queue is a slice
+// their own fed by a bounded queue, so a session never blocks on the network. The writer and the
+// pings run only while they have work (a writer per burst of frames, a timer between pings): an
+// idle participant of a lecture holds no goroutine for them, and each parked goroutine is a stack
+// of several KiB that also raises the garbage collector's heap goal. The queue is a slice
 // that grows with what waits, not a channel of outQueueLen frames: that was 28 KiB per participant
 // held for the whole session, while a client that reads keeps almost nothing queued.
 type wsConn struct {
 	c        *websocket.Conn
 	mu       sync.Mutex
-	queue    []outFrame    // under mu
-	pending  int           // under mu: queued plus being written; bounded by outQueueLen
-	wake     chan struct{} // one token: the queue has frames
-	lastSeen atomic.Int64  // unix nanos of the last frame or pong from the client
+	queue    []outFrame   // under mu
+	pending  int          // under mu: queued plus being written; bounded by outQueueLen
+	writing  bool         // under mu: a writeLoop goroutine is running (or has stopped for good)
+	lastSeen atomic.Int64 // unix nanos of the last frame or pong from the client
 	done     chan struct{}
 	doneOnce sync.Once
-	flushed  chan struct{} // closed when the write loop exits
+	flushed  chan struct{} // closed when the write loop stops for good (close written, write failed)
+	flushOne sync.Once
 }
 
 type outFrame struct {
@@ -42,7 +46,7 @@ type outFrame struct {
 }
 
 func newWSConn(c *websocket.Conn) *wsConn {
-	w := &wsConn{c: c, wake: make(chan struct{}, 1), done: make(chan struct{}), flushed: make(chan struct{})}
+	w := &wsConn{c: c, done: make(chan struct{}), flushed: make(chan struct{})}
 	w.touch()
 	return w
 }
@@ -73,19 +77,24 @@ func (w *wsConn) enqueue(f outFrame) {
 	}
 	w.queue = append(w.queue, f)
 	w.pending++
+	start := !w.writing
+	w.writing = true
 	w.mu.Unlock()
-	select {
-	case w.wake <- struct{}{}:
-	default: // a token is already waiting
+	if start {
+		go w.writeLoop()
 	}
 }
 
-// take returns what is queued and leaves the queue empty.
+// take returns what is queued and leaves the queue empty; with nothing queued it marks the writer
+// stopped, so that the next frame starts one.
 func (w *wsConn) take() []outFrame {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	q := w.queue
 	w.queue = nil
+	if len(q) == 0 {
+		w.writing = false
+	}
 	return q
 }
 
@@ -100,31 +109,41 @@ func (w *wsConn) abort() {
 	w.c.CloseNow()
 }
 
+// writeLoop writes what is queued, in order, and returns when the queue is empty. After a close
+// frame or a failed write it stops for good (writing stays set, so no writer starts again).
 func (w *wsConn) writeLoop() {
-	defer close(w.flushed)
 	for {
-		select {
-		case <-w.done:
+		q := w.take()
+		if len(q) == 0 {
 			return
-		case <-w.wake:
-			for _, f := range w.take() {
-				if f.close {
-					w.c.Close(f.status, f.reason)
-					w.abort()
-					return
-				}
-				ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
-				err := w.c.Write(ctx, websocket.MessageText, f.data)
-				cancel()
-				if err != nil {
-					w.abort()
-					return
-				}
-				w.written()
+		}
+		for _, f := range q {
+			select {
+			case <-w.done:
+				w.stopped()
+				return
+			default:
 			}
+			if f.close {
+				w.c.Close(f.status, f.reason)
+				w.abort()
+				w.stopped()
+				return
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
+			err := w.c.Write(ctx, websocket.MessageText, f.data)
+			cancel()
+			if err != nil {
+				w.abort()
+				w.stopped()
+				return
+			}
+			w.written()
 		}
 	}
 }
+
+func (w *wsConn) stopped() { w.flushOne.Do(func() { close(w.flushed) }) }
 
 // finish lets a queued close (an error, then the close frame) reach the client, for at most
 // writeTimeout, then drops the connection.
@@ -137,22 +156,26 @@ func (w *wsConn) finish() {
 	w.abort()
 }
 
-// pingLoop pings every interval; pongs count as signs of life (browsers answer pings by themselves).
-func (w *wsConn) pingLoop(interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
+// startPings pings every interval, from a timer rather than a goroutine of its own; pongs count as
+// signs of life (browsers answer pings by themselves).
+func (w *wsConn) startPings(interval time.Duration) {
+	var ping func()
+	ping = func() {
 		select {
 		case <-w.done:
 			return
-		case <-t.C:
-			ctx, cancel := context.WithTimeout(context.Background(), interval)
-			if err := w.c.Ping(ctx); err == nil {
-				w.touch()
-			}
-			cancel()
+		default:
 		}
+		// The next ping is due an interval after this one starts, not after its pong: a ping that
+		// waits out its timeout must not double the gap, or one late pong ends a live session.
+		time.AfterFunc(interval, ping)
+		ctx, cancel := context.WithTimeout(context.Background(), interval)
+		if err := w.c.Ping(ctx); err == nil {
+			w.touch()
+		}
+		cancel()
 	}
+	time.AfterFunc(interval, ping)
 }
 
 var errTooLarge = errors.New("frame too large")

@@ -128,8 +128,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	c.SetReadLimit(-1) // conn.read enforces MaxFrameBytes itself, so it can say why before closing
 	conn := newWSConn(c)
-	go conn.writeLoop()
-	go conn.pingLoop(h.cfg.PingInterval)
+	conn.startPings(h.cfg.PingInterval)
 	h.readLoop(r.Context(), conn)
 	conn.finish()
 }
@@ -231,10 +230,7 @@ func (h *Hub) startSession(conn *wsConn, j *joinMsg) *session {
 	h.byResume[s.resumeToken] = s
 	h.wg.Add(1)
 	h.mu.Unlock()
-	go func() {
-		defer h.wg.Done()
-		s.run()
-	}()
+	s.run(h.wg.Done)
 	s.mbox.post(func() { s.join(conn) })
 	return s
 }

@@ -52,23 +52,27 @@ func newSession(h *Hub, room string, me rooms.Participant) *session {
 	}
 }
 
-// run is the session's loop: it executes posted work and checks for silence once a second.
-func (s *session) run() {
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-	for !s.ended {
-		select {
-		case <-s.mbox.signal:
-			for _, f := range s.mbox.take() {
-				if s.ended {
-					break
-				}
-				f()
-			}
-		case <-tick.C:
-			s.checkSilence()
+// run starts the session's loop: posted work runs in order on a goroutine that exists only while
+// there is work (mailbox.serve), and a timer checks for silence once a second. done is called when
+// the session has ended.
+func (s *session) run(done func()) {
+	s.mbox.serve(func(f func()) bool {
+		if s.ended {
+			return false
 		}
+		f()
+		return !s.ended
+	}, done)
+	var tick func()
+	tick = func() {
+		s.mbox.post(func() {
+			s.checkSilence()
+			if !s.ended {
+				time.AfterFunc(time.Second, tick)
+			}
+		})
 	}
+	time.AfterFunc(time.Second, tick)
 }
 
 func (s *session) checkSilence() {

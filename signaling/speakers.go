@@ -52,7 +52,7 @@ func (m *videoQualityMsg) validate() error {
 
 // mediaView is the session's derived media state.
 type mediaView struct {
-	roster     map[string]rosterEntry      // the room's participants, for the last-N rule
+	roster     map[string]rosterEntry      // the room's moderators and camera senders, for the last-N rule
 	recent     []string                    // the room's recent speakers, most recent first
 	quality    map[mediaRef][2]int         // tile sizes the client asked for, re-applied on resubscribe
 	suppressed map[string]bool             // cameras held back from this student
@@ -63,6 +63,20 @@ type mediaView struct {
 type rosterEntry struct {
 	role   rooms.Role
 	camera bool
+}
+
+// keep reports whether the last-N rule needs the entry. The roster holds only moderators and
+// participants with a camera, so a lecture's sessions do not each hold every student (200 × 200
+// entries); anyone not in it is a student without a camera.
+func (e rosterEntry) keep() bool { return e.camera || e.role.Moderator() }
+
+// set records p's entry, or forgets p if the last-N rule does not need it.
+func (v *mediaView) set(id string, e rosterEntry) {
+	if e.keep() {
+		v.roster[id] = e
+	} else {
+		delete(v.roster, id)
+	}
 }
 
 type mediaRef struct{ participant, track string }
@@ -81,7 +95,7 @@ func (v *mediaView) fromSnapshot(snap rooms.Snapshot) {
 	clear(v.roster)
 	clear(v.tracks)
 	for _, p := range snap.Participants {
-		v.roster[p.ID] = rosterEntry{role: p.Role, camera: hasCamera(p.Tracks)}
+		v.set(p.ID, rosterEntry{role: p.Role, camera: hasCamera(p.Tracks)})
 		for _, t := range p.Tracks {
 			v.tracks[mediaRef{p.ID, t.ID}] = true
 		}
@@ -94,7 +108,7 @@ func (v *mediaView) note(ev rooms.Event) bool {
 	switch ev.Type {
 	case rooms.EventParticipantJoined, rooms.EventParticipantUpdated:
 		if p := ev.Participant; p != nil {
-			v.roster[p.ID] = rosterEntry{role: p.Role, camera: hasCamera(p.Tracks)}
+			v.set(p.ID, rosterEntry{role: p.Role, camera: hasCamera(p.Tracks)})
 			for _, t := range p.Tracks {
 				v.tracks[mediaRef{p.ID, t.ID}] = true
 			}
@@ -117,9 +131,13 @@ func (v *mediaView) note(ev rooms.Event) bool {
 		if ev.Track != nil {
 			v.tracks[mediaRef{ev.ParticipantID, ev.Track.ID}] = ev.Type == rooms.EventTrackPublished
 		}
-		if e, ok := v.roster[ev.ParticipantID]; ok && ev.Track != nil && ev.Track.Source == rooms.SourceCamera {
+		if ev.Track != nil && ev.Track.Source == rooms.SourceCamera {
+			e, ok := v.roster[ev.ParticipantID]
+			if !ok {
+				e.role = rooms.RoleStudent // not in the roster: a student without a camera
+			}
 			e.camera = ev.Type == rooms.EventTrackPublished
-			v.roster[ev.ParticipantID] = e
+			v.set(ev.ParticipantID, e)
 		}
 	default:
 		return false
