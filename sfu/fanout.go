@@ -3,6 +3,7 @@ package sfu
 import (
 	"slices"
 	"sync/atomic"
+	"time"
 
 	"github.com/pion/rtp"
 )
@@ -33,6 +34,7 @@ const (
 type fanPacket struct {
 	pkt      rtp.Packet
 	keyframe bool
+	at       time.Time // read off the up-track (forward delay metric)
 	refs     atomic.Int32
 	n        int
 	buf      [1500]byte
@@ -56,7 +58,7 @@ type fanOut struct {
 }
 
 // assign gives d to the reader or a writer. Call with the up-track's downMu held.
-func (f *fanOut) assign(d *DownTrack, batch *batchGroup) {
+func (f *fanOut) assign(d *DownTrack, batch *batchGroup, m *Metrics) {
 	inline := f.loadInline()
 	if len(inline) < inlineDowns || f.closed {
 		f.inline.Store(appendDown(inline, d))
@@ -77,7 +79,7 @@ func (f *fanOut) assign(d *DownTrack, batch *batchGroup) {
 		w.downs.Store(&[]*DownTrack{})
 		next := append(append(make([]*fanWriter, 0, len(ws)+1), ws...), w)
 		f.writers.Store(&next)
-		go w.run(f, batch)
+		go w.run(f, batch, m)
 		ws, best = next, len(next)-1
 	}
 	w := ws[best]
@@ -115,7 +117,7 @@ func (f *fanOut) loadWriters() []*fanWriter {
 }
 
 // hand gives the packet to every writer with subscribers. Reader goroutine only.
-func (f *fanOut) hand(pkt *rtp.Packet, keyframe bool, m *Metrics) {
+func (f *fanOut) hand(pkt *rtp.Packet, keyframe bool, at time.Time, m *Metrics) {
 	ws := f.loadWriters()
 	if len(ws) == 0 {
 		return
@@ -144,7 +146,7 @@ func (f *fanOut) hand(pkt *rtp.Packet, keyframe bool, m *Metrics) {
 	p.pkt.Header.Extension, p.pkt.Header.Extensions = false, nil
 	p.n = copy(p.buf[:], pkt.Payload)
 	p.pkt.Payload = p.buf[:p.n]
-	p.keyframe = keyframe
+	p.keyframe, p.at = keyframe, at
 	p.refs.Store(int32(busy) + 1) // the writers, and this function until it has handed it to all
 	for _, w := range ws {
 		if len(*w.downs.Load()) == 0 {
@@ -200,13 +202,17 @@ func (f *fanOut) close() {
 	}
 }
 
-func (w *fanWriter) run(f *fanOut, batch *batchGroup) {
+func (w *fanWriter) run(f *fanOut, batch *batchGroup, m *Metrics) {
 	for p := range w.queue {
 		batch.begin()
-		for _, d := range *w.downs.Load() {
+		downs := *w.downs.Load()
+		for _, d := range downs {
 			d.writeRTP(&p.pkt, p.keyframe)
 		}
 		batch.end()
+		if len(downs) > 0 {
+			m.forwardDelay.Observe(time.Since(p.at).Seconds())
+		}
 		f.release(p)
 	}
 }

@@ -14,6 +14,7 @@ type Metrics struct {
 	keyframeRequests prometheus.Counter
 	retransmitted    prometheus.Counter
 	fanoutDrops      prometheus.Counter
+	forwardDelay     prometheus.Histogram // read off the up-track → its copies handed to the kernel, per fan-out group
 
 	relay relayMetrics // cascading between nodes (relay.go)
 
@@ -34,7 +35,10 @@ func NewMetrics() *Metrics {
 		keyframeRequests: prometheus.NewCounter(prometheus.CounterOpts{Name: "chalk_sfu_keyframe_requests_total", Help: "Keyframe requests (PLI) sent to publishers, after throttling."}),
 		retransmitted:    prometheus.NewCounter(prometheus.CounterOpts{Name: "chalk_sfu_rtp_retransmissions_total", Help: "Packets resent to subscribers from the packet cache, answering their NACKs."}),
 		fanoutDrops:      prometheus.NewCounter(prometheus.CounterOpts{Name: "chalk_sfu_fanout_drops_total", Help: "Packets a fan-out writer goroutine could not take (it was far behind), once per writer."}),
-		relay:            newRelayMetrics(),
+		forwardDelay: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "chalk_sfu_forward_delay_seconds",
+			Help:    "From reading a packet off its up-track to the return of the send carrying its copies, once per fan-out group (the reader's own subscribers, each writer goroutine's): the last copy of the group, so queueing in the fan-out plus the writes.",
+			Buckets: []float64{.00025, .0005, .001, .002, .003, .004, .005, .006, .008, .010, .015, .020, .030, .050, .100, .250, 1}}),
+		relay: newRelayMetrics(),
 
 		rembReceived:    prometheus.NewCounter(prometheus.CounterOpts{Name: "chalk_sfu_remb_received_total", Help: "Bandwidth estimates (REMB) received from subscribers."}),
 		layerSwitches:   prometheus.NewCounter(prometheus.CounterOpts{Name: "chalk_sfu_simulcast_switches_total", Help: "Simulcast layer switches completed (at a keyframe of the new layer)."}),
@@ -44,7 +48,7 @@ func NewMetrics() *Metrics {
 
 // Register adds the metrics to r.
 func (m *Metrics) Register(r prometheus.Registerer) error {
-	for _, c := range []prometheus.Collector{m.peers, m.upTracks, m.downTracks, m.packetsForwarded, m.bytesForwarded, m.writeErrors, m.keyframeRequests, m.retransmitted, m.fanoutDrops, m.rembReceived, m.layerSwitches, m.layerByEstimate} {
+	for _, c := range []prometheus.Collector{m.peers, m.upTracks, m.downTracks, m.packetsForwarded, m.bytesForwarded, m.writeErrors, m.keyframeRequests, m.retransmitted, m.fanoutDrops, m.forwardDelay, m.rembReceived, m.layerSwitches, m.layerByEstimate} {
 		if err := r.Register(c); err != nil {
 			return err
 		}

@@ -116,12 +116,17 @@ func (t *UpTrack) forward(pkt *rtp.Packet) {
 		return
 	}
 	keyframe := t.kind == webrtc.RTPCodecTypeVideo && isVP8KeyframeStart(pkt.Payload)
-	t.fan.hand(pkt, keyframe, t.sfu.metrics) // first, so the writers work while the reader does too
+	at := time.Now()
+	t.fan.hand(pkt, keyframe, at, t.sfu.metrics) // first, so the writers work while the reader does too
 	t.sfu.batch.begin()
-	for _, d := range t.fan.loadInline() {
+	inline := t.fan.loadInline()
+	for _, d := range inline {
 		d.writeRTP(pkt, keyframe)
 	}
 	t.sfu.batch.end()
+	if len(inline) > 0 {
+		t.sfu.metrics.forwardDelay.Observe(time.Since(at).Seconds())
+	}
 	for _, s := range *t.sinks.Load() {
 		s.WriteRTP(pkt)
 	}
@@ -157,7 +162,7 @@ func (t *UpTrack) addDown(d *DownTrack) {
 	copy(next, old)
 	next = append(next, d)
 	t.downs.Store(&next)
-	t.fan.assign(d, t.sfu.batch)
+	t.fan.assign(d, t.sfu.batch, t.sfu.metrics)
 	t.downMu.Unlock()
 	t.attached(d)
 }

@@ -128,6 +128,13 @@ func TestLectureRun(t *testing.T) {
 		{"latency_ms_p50", 0, 60000},
 		{"latency_ms_p99", 0, 60000},
 		{"latency_ms_max", 0, 60000},
+		{"socket_latency_ms_p50", 0, 60000},
+		{"socket_latency_ms_p99", 0, 60000},
+		{"socket_latency_ms_max", 0, 60000},
+		{"socket_latency_samples", 1, 1e9},
+		{"socket_latency_misses", 0, 1e9},
+		{"server_forward_ms_p50", 0.0001, 60000},
+		{"server_forward_ms_p99", 0.0001, 60000},
 		{"join_to_first_media_ms_p50", 0.001, 60000},
 		{"join_to_first_media_ms_p99", 0.001, 60000},
 		{"join_samples", 5, 5},
@@ -152,6 +159,16 @@ func TestLectureRun(t *testing.T) {
 		if v := num(c.key); v < c.min || v > c.max {
 			t.Errorf("%s = %v, want within [%v, %v]", c.key, v, c.min, c.max)
 		}
+	}
+	if num("socket_latency_ms_p50") > num("socket_latency_ms_p99") || num("server_forward_ms_p50") > num("server_forward_ms_p99") {
+		t.Error("a socket or server p50 is above its p99")
+	}
+	// The socket sees a packet before the track read does, and almost every packet is stamped.
+	if num("socket_latency_ms_p50") > num("latency_ms_p50") {
+		t.Errorf("socket latency p50 %v above the application's %v", num("socket_latency_ms_p50"), num("latency_ms_p50"))
+	}
+	if num("socket_latency_misses") > num("socket_latency_samples")/10 {
+		t.Errorf("%v packets without a socket arrival, %v with", num("socket_latency_misses"), num("socket_latency_samples"))
 	}
 	if num("latency_ms_p50") > num("latency_ms_p99") || num("join_to_first_media_ms_p50") > num("join_to_first_media_ms_p99") {
 		t.Error("a p50 is above its p99")

@@ -79,6 +79,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.JoinConc, "join-concurrency", 8, "joins in flight at once")
 	fs.IntVar(&o.VideoKbps, "video-kbps", 1200, "each publisher's video bitrate")
 	fs.IntVar(&o.FPS, "fps", 30, "video frames per second")
+	fs.Float64Var(&o.Pace, "pace", 2.5, "pace each video frame's packets at this multiple of -video-kbps, as a browser's pacer does (libwebrtc: 2.5); 0: send a frame's packets back to back")
 	fs.DurationVar(&o.KeyEvery, "keyframe-every", 0, "send a keyframe at least this often (0: only when the server asks, as browsers do)")
 	fs.DurationVar(&o.Floor, "floor", 2*time.Second, "measure the raw UDP floor for this long per variant before the run (0: skip)")
 	fs.StringVar(&o.serverBin, "server-bin", "", "chalk binary to start when -url is empty (default: next to chalk-load, then PATH)")
@@ -106,6 +107,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if o.Scenario != "floor" && o.N <= 0 {
 		return o, fmt.Errorf("-n must be positive")
+	}
+	if o.Pace < 0 {
+		return o, fmt.Errorf("-pace must be 0 or positive")
 	}
 	if o.FPS <= 0 || o.VideoKbps <= 0 {
 		return o, fmt.Errorf("-fps and -video-kbps must be positive")

@@ -75,10 +75,23 @@ type mediaPlan struct {
 	fps        int
 	keyEvery   time.Duration // a keyframe at least this often, besides those asked for
 	maxPackets uint32        // per stream
+	// pace spreads a frame's packets at this multiple of videoKbps, as a browser's pacer does
+	// (libwebrtc paces at 2.5× the target bitrate), instead of sending them back to back; 0: no pacing.
+	pace float64
+}
+
+// packetGap is the time between two paced video packets; 0 without pacing.
+func (m mediaPlan) packetGap() time.Duration {
+	if m.pace <= 0 || m.videoKbps <= 0 {
+		return 0
+	}
+	return time.Duration(float64(videoPayload*8) / (m.pace * float64(m.videoKbps) * 1000) * float64(time.Second))
 }
 
 // publisher sends one participant's synthetic audio and video until ctx ends or a stream reaches
-// its limit: Opus-like 20 ms packets, and VP8-like frames of videoPayload-byte packets at fps.
+// its limit: Opus-like 20 ms packets, and VP8-like frames of videoPayload-byte packets at fps, each
+// frame's packets paced (mediaPlan.pace). Audio and video have a goroutine each, as a browser's
+// audio is not held behind a paced video frame.
 type publisher struct {
 	audio, video *stream
 	plan         mediaPlan
@@ -86,79 +99,120 @@ type publisher struct {
 	writeErrors  atomic.Int64
 }
 
+// Frames are sent on a schedule (frame k at start + k/fps): a tick that comes late sends what is
+// due, at most maxCatchUp frames, so a busy load generator still offers the load it was asked for.
+const maxCatchUp = 5
+
 func (p *publisher) run(ctx context.Context) {
-	frameBytes := p.plan.videoKbps * 1000 / 8 / p.plan.fps
-	perFrame := max(1, (frameBytes+videoPayload-1)/videoPayload)
-	vTick := time.NewTicker(time.Second / time.Duration(p.plan.fps))
-	defer vTick.Stop()
+	p.keyframe.Store(true)
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer stop() // a stream at its limit ends the other too
+		p.runAudio(ctx)
+	}()
+	p.runVideo(ctx)
+	stop()
+	<-done
+}
+
+func (p *publisher) runAudio(ctx context.Context) {
 	aTick := time.NewTicker(20 * time.Millisecond)
 	defer aTick.Stop()
-
 	pkt := &rtp.Packet{Header: rtp.Header{Version: 2}}
-	vbuf := make([]byte, videoPayload)
 	abuf := make([]byte, audioPayload)
-	var vseq, aseq uint16
-	var frame, audioFrame uint32
-	lastKey := time.Time{}
-	p.keyframe.Store(true)
-	// Frames are sent on a schedule (frame k at start + k/fps): a tick that comes late sends what is
-	// due, at most maxCatchUp frames, so a busy load generator still offers the load it was asked for.
-	const maxCatchUp = 5
+	var aseq uint16
+	var audioFrame uint32
 	start := time.Now()
-	frameDur := time.Second / time.Duration(p.plan.fps)
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-aTick.C:
-			for due := 0; due < maxCatchUp && time.Duration(audioFrame)*20*time.Millisecond <= time.Since(start); due++ {
-				n := p.audio.next.Load()
-				if n >= p.audio.limit {
+		}
+		for due := 0; due < maxCatchUp && time.Duration(audioFrame)*20*time.Millisecond <= time.Since(start); due++ {
+			n := p.audio.next.Load()
+			if n >= p.audio.limit {
+				return
+			}
+			putMarker(abuf, marker{stream: p.audio.id, n: n, sent: now()})
+			pkt.SequenceNumber, pkt.Timestamp, pkt.Marker, pkt.PayloadType = aseq, audioFrame*960, true, 111
+			pkt.Payload = abuf
+			aseq++
+			audioFrame++
+			p.audio.next.Store(n + 1)
+			if err := p.audio.track.WriteRTP(pkt); err != nil {
+				p.writeErrors.Add(1)
+			}
+		}
+	}
+}
+
+func (p *publisher) runVideo(ctx context.Context) {
+	frameBytes := p.plan.videoKbps * 1000 / 8 / p.plan.fps
+	perFrame := max(1, (frameBytes+videoPayload-1)/videoPayload)
+	frameDur := time.Second / time.Duration(p.plan.fps)
+	gap := p.plan.packetGap()
+	vTick := time.NewTicker(frameDur)
+	defer vTick.Stop()
+	pace := time.NewTimer(time.Hour)
+	defer pace.Stop()
+	pkt := &rtp.Packet{Header: rtp.Header{Version: 2}}
+	vbuf := make([]byte, videoPayload)
+	var vseq uint16
+	var frame uint32
+	lastKey := time.Time{}
+	start := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-vTick.C:
+		}
+		for due := 0; due < maxCatchUp && time.Duration(frame)*frameDur <= time.Since(start); due++ {
+			key := p.keyframe.Swap(false)
+			if p.plan.keyEvery > 0 && time.Since(lastKey) >= p.plan.keyEvery {
+				key = true
+			}
+			if key {
+				lastKey = time.Now()
+			}
+			// A frame behind schedule goes out at once, as a pacer with a backlog drains it.
+			paced := gap > 0 && time.Duration(frame+1)*frameDur > time.Since(start)
+			first := time.Now()
+			for i := range perFrame {
+				if paced && i > 0 {
+					pace.Reset(time.Until(first.Add(time.Duration(i) * gap)))
+					select {
+					case <-ctx.Done():
+						return
+					case <-pace.C:
+					}
+				}
+				n := p.video.next.Load()
+				if n >= p.video.limit {
 					return
 				}
-				putMarker(abuf, marker{stream: p.audio.id, n: n, sent: now()})
-				pkt.SequenceNumber, pkt.Timestamp, pkt.Marker, pkt.PayloadType = aseq, audioFrame*960, true, 111
-				pkt.Payload = abuf
-				aseq++
-				audioFrame++
-				p.audio.next.Store(n + 1)
-				if err := p.audio.track.WriteRTP(pkt); err != nil {
+				vbuf[0] = 0 // S=0: a continuation
+				if i == 0 {
+					vbuf[0] = 0x10 // S=1, PID=0: a frame starts
+				}
+				vbuf[1] = 0x01 // inverse key-frame bit: a delta frame
+				if key {
+					vbuf[1] = 0x00
+				}
+				putMarker(vbuf[videoPrefix:], marker{stream: p.video.id, n: n, sent: now()})
+				pkt.SequenceNumber, pkt.Timestamp, pkt.Marker, pkt.PayloadType = vseq, frame*(90000/uint32(p.plan.fps)), i == perFrame-1, 96
+				pkt.Payload = vbuf
+				vseq++
+				p.video.next.Store(n + 1)
+				if err := p.video.track.WriteRTP(pkt); err != nil {
 					p.writeErrors.Add(1)
 				}
 			}
-		case <-vTick.C:
-			for due := 0; due < maxCatchUp && time.Duration(frame)*frameDur <= time.Since(start); due++ {
-				key := p.keyframe.Swap(false)
-				if p.plan.keyEvery > 0 && time.Since(lastKey) >= p.plan.keyEvery {
-					key = true
-				}
-				if key {
-					lastKey = time.Now()
-				}
-				for i := range perFrame {
-					n := p.video.next.Load()
-					if n >= p.video.limit {
-						return
-					}
-					vbuf[0] = 0 // S=0: a continuation
-					if i == 0 {
-						vbuf[0] = 0x10 // S=1, PID=0: a frame starts
-					}
-					vbuf[1] = 0x01 // inverse key-frame bit: a delta frame
-					if key {
-						vbuf[1] = 0x00
-					}
-					putMarker(vbuf[videoPrefix:], marker{stream: p.video.id, n: n, sent: now()})
-					pkt.SequenceNumber, pkt.Timestamp, pkt.Marker, pkt.PayloadType = vseq, frame*(90000/uint32(p.plan.fps)), i == perFrame-1, 96
-					pkt.Payload = vbuf
-					vseq++
-					p.video.next.Store(n + 1)
-					if err := p.video.track.WriteRTP(pkt); err != nil {
-						p.writeErrors.Add(1)
-					}
-				}
-				frame++
-			}
+			frame++
 		}
 	}
 }

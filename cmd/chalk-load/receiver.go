@@ -28,13 +28,17 @@ type receiver struct {
 	win       *window
 	joinStart time.Time
 
-	mu        sync.Mutex
-	counts    map[uint32][]uint8 // stream id → arrivals per packet number (saturating)
-	latency   histogram
-	firstSeen map[uint32]bool
-	firstAt   atomic.Int64 // first video packet, ns since epoch; 0 until then
-	maxN      uint32
-	phases    [numPhases]atomic.Int64 // when each step of joining happened, ns since epoch; 0: not yet
+	mu         sync.Mutex
+	counts     map[uint32][]uint8 // stream id → arrivals per packet number (saturating)
+	latency    histogram          // send → the track read (after the load generator's own queues)
+	socketLat  histogram          // send → the kernel's receive timestamp on the client's socket
+	socketMiss int64              // packets in the window whose arrival was not in the ring
+	firstSeen  map[uint32]bool
+	firstAt    atomic.Int64 // first video packet, ns since epoch; 0 until then
+	maxN       uint32
+	phases     [numPhases]atomic.Int64 // when each step of joining happened, ns since epoch; 0: not yet
+
+	arrived arrivals // kernel arrival times, filled by the client's sockets (sockstamp.go)
 }
 
 // Steps of joining, in order, for the join-to-first-media breakdown.
@@ -100,12 +104,14 @@ func (r *receiver) onTrack(_ client.TrackInfo, t *webrtc.TrackRemote) {
 			if kind == webrtc.RTPCodecTypeVideo && r.phases[phaseFirstKey].Load() == 0 && buf[hn]&0x10 != 0 && buf[hn+1]&0x01 == 0 {
 				r.mark(phaseFirstKey)
 			}
-			r.record(kind, m, now())
+			sockAt, sockOK := r.arrived.get(h.SSRC, h.SequenceNumber)
+			r.record(kind, m, now(), sockAt, sockOK)
 		}
 	}()
 }
 
-func (r *receiver) record(kind webrtc.RTPCodecType, m marker, at int64) {
+// record counts one packet read at at; sockAt is its arrival at the socket if sockOK.
+func (r *receiver) record(kind webrtc.RTPCodecType, m marker, at, sockAt int64, sockOK bool) {
 	if kind == webrtc.RTPCodecTypeVideo {
 		r.firstAt.CompareAndSwap(0, at)
 		r.phases[phaseFirstVideo].CompareAndSwap(0, at)
@@ -126,6 +132,11 @@ func (r *receiver) record(kind webrtc.RTPCodecType, m marker, at int64) {
 	r.firstSeen[m.stream] = true
 	if r.win.contains(m.sent) {
 		r.latency.add(time.Duration(at - m.sent))
+		if sockOK {
+			r.socketLat.add(time.Duration(sockAt - m.sent))
+		} else {
+			r.socketMiss++
+		}
 	}
 }
 

@@ -28,6 +28,7 @@ type config struct {
 	VideoKbps   int
 	FPS         int
 	KeyEvery    time.Duration
+	Pace        float64       // video pacing rate as a multiple of VideoKbps; 0: a frame's packets back to back
 	Floor       time.Duration // 0: no floor measurement in this run
 	FloorCPU    int           // CPU the floor's sender runs on; -1: wherever
 	ProfileDir  string        // fetch the server's CPU and allocs profiles over the window into it
@@ -42,6 +43,7 @@ type result struct {
 	Subscribers  int     `json:"subscribers"`
 	DurationS    float64 `json:"duration_s"`
 	VideoKbps    int     `json:"video_kbps"`
+	Pace         float64 `json:"video_pacing"` // -pace: the publishers' pacing rate as a multiple of video_kbps (0: none)
 	JoinsFailed  int     `json:"joins_failed"`
 	NotReceiving int     `json:"subscribers_without_media"`
 	Sent         int64   `json:"packets_sent"` // by the publishers in the window (each to every subscriber)
@@ -58,19 +60,31 @@ type result struct {
 	LatencyP50    float64 `json:"latency_ms_p50"`
 	LatencyP99    float64 `json:"latency_ms_p99"`
 	LatencyMax    float64 `json:"latency_ms_max"`
-	JoinP50       float64 `json:"join_to_first_media_ms_p50"`
-	JoinP99       float64 `json:"join_to_first_media_ms_p99"`
-	JoinSamples   int     `json:"join_samples"`
+	// Socket latency: send → the kernel's receive timestamp on the subscriber's socket (Linux,
+	// SO_TIMESTAMPNS), so it leaves out the load generator's own queueing that latency_ms includes.
+	SocketLatencyP50 float64 `json:"socket_latency_ms_p50"`
+	SocketLatencyP99 float64 `json:"socket_latency_ms_p99"`
+	SocketLatencyMax float64 `json:"socket_latency_ms_max"`
+	SocketSamples    uint64  `json:"socket_latency_samples"`
+	SocketMisses     int64   `json:"socket_latency_misses"` // packets whose arrival had left the ring (or no timestamps)
+	JoinP50          float64 `json:"join_to_first_media_ms_p50"`
+	JoinP99          float64 `json:"join_to_first_media_ms_p99"`
+	JoinSamples      int     `json:"join_samples"`
 	// JoinPhasesP50 breaks join_to_first_media down: for each step (joined, answer_sent,
 	// ice_connected, dtls_connected, first_video), the median time from starting to dial, in ms.
 	JoinPhasesP50 map[string]float64 `json:"join_phases_ms_p50,omitempty"`
 
-	ServerCPUS         float64 `json:"server_cpu_s"`
-	ServerCPUCores     float64 `json:"server_cpu_cores"`
-	ServerForwarded    float64 `json:"server_packets_forwarded"`
-	ServerRetransmits  float64 `json:"server_retransmissions"`
-	ServerWriteErrors  float64 `json:"server_write_errors"`
-	ServerFanoutDrops  float64 `json:"server_fanout_drops"`
+	ServerCPUS        float64 `json:"server_cpu_s"`
+	ServerCPUCores    float64 `json:"server_cpu_cores"`
+	ServerForwarded   float64 `json:"server_packets_forwarded"`
+	ServerRetransmits float64 `json:"server_retransmissions"`
+	ServerWriteErrors float64 `json:"server_write_errors"`
+	ServerFanoutDrops float64 `json:"server_fanout_drops"`
+	// From the server's reading of a packet off its up-track to the return of the send carrying the
+	// last copy of each fan-out group (chalk_sfu_forward_delay_seconds over the window): the
+	// server's share of socket_latency_ms.
+	ServerForwardP50   float64 `json:"server_forward_ms_p50"`
+	ServerForwardP99   float64 `json:"server_forward_ms_p99"`
 	ServerUSPerPacket  float64 `json:"server_cpu_us_per_packet"`
 	ServerUSPerSent    float64 `json:"server_cpu_us_per_packet_sent"` // forwarded and retransmitted
 	ServerRSSBytes     float64 `json:"server_rss_bytes"`
@@ -92,7 +106,7 @@ type result struct {
 
 // run drives one scenario against the server at cfg.URL and measures it.
 func run(ctx context.Context, cfg config) (*result, error) {
-	res := &result{Scenario: cfg.Scenario, VideoKbps: cfg.VideoKbps, GoVersion: runtime.Version(), Started: time.Now().UTC().Format(time.RFC3339)}
+	res := &result{Scenario: cfg.Scenario, VideoKbps: cfg.VideoKbps, Pace: cfg.Pace, GoVersion: runtime.Version(), Started: time.Now().UTC().Format(time.RFC3339)}
 	if cfg.Floor > 0 {
 		f, err := measureFloor(ctx, cfg.Floor, cfg.FloorCPU)
 		if err != nil {
@@ -111,7 +125,7 @@ func run(ctx context.Context, cfg config) (*result, error) {
 	}
 	res.ServerRSSIdleBytes = idle[metricRSS]
 
-	media := mediaPlan{videoKbps: cfg.VideoKbps, fps: cfg.FPS, keyEvery: cfg.KeyEvery}
+	media := mediaPlan{videoKbps: cfg.VideoKbps, fps: cfg.FPS, keyEvery: cfg.KeyEvery, pace: cfg.Pace}
 	total := cfg.JoinTimeout + cfg.Warmup + cfg.Duration + cfg.Grace + 10*time.Second
 	// Receivers count arrivals per packet number in arrays this long: the senders stop there.
 	rate := max(media.packetsPerSecond(webrtc.RTPCodecTypeAudio), media.packetsPerSecond(webrtc.RTPCodecTypeVideo))
@@ -202,7 +216,7 @@ func run(ctx context.Context, cfg config) (*result, error) {
 		res.Sent += int64(ends[i] - starts[i])
 	}
 	var kindExp, kindGot [2]int64 // audio, video
-	var lat histogram
+	var lat, sockLat histogram
 	var joins []time.Duration
 	var phases [numPhases][]time.Duration
 	res.WorstDelivery = 1
@@ -242,6 +256,8 @@ func run(ctx context.Context, cfg config) (*result, error) {
 			}
 			p.recv.mu.Lock()
 			lat.merge(&p.recv.latency)
+			sockLat.merge(&p.recv.socketLat)
+			res.SocketMisses += p.recv.socketMiss
 			p.recv.mu.Unlock()
 			if first := p.recv.firstAt.Load(); p.measure && first != 0 {
 				start := int64(p.recv.joinStart.Sub(epoch))
@@ -266,6 +282,8 @@ func run(ctx context.Context, cfg config) (*result, error) {
 	res.DurationS = elapsed
 	res.LatencyP50, res.LatencyP99 = lat.quantile(0.50), lat.quantile(0.99)
 	res.LatencyMax = float64(lat.max) / float64(time.Millisecond)
+	res.SocketLatencyP50, res.SocketLatencyP99 = sockLat.quantile(0.50), sockLat.quantile(0.99)
+	res.SocketLatencyMax, res.SocketSamples = float64(sockLat.max)/float64(time.Millisecond), sockLat.n
 	res.JoinP50, res.JoinP99, res.JoinSamples = quantileOf(joins, 0.50), quantileOf(joins, 0.99), len(joins)
 	if len(joins) > 0 {
 		res.JoinPhasesP50 = map[string]float64{}
@@ -280,6 +298,8 @@ func run(ctx context.Context, cfg config) (*result, error) {
 	res.ServerRetransmits = after[metricRetransmitted] - before[metricRetransmitted]
 	res.ServerWriteErrors = after[metricWriteErrors] - before[metricWriteErrors]
 	res.ServerFanoutDrops = after[metricFanoutDrops] - before[metricFanoutDrops]
+	res.ServerForwardP50 = bucketQuantile(before, after, metricForwardDelay, 0.50) * 1000
+	res.ServerForwardP99 = bucketQuantile(before, after, metricForwardDelay, 0.99) * 1000
 	if res.ServerForwarded > 0 {
 		res.ServerUSPerPacket = res.ServerCPUS * 1e6 / res.ServerForwarded
 		res.ServerUSPerSent = res.ServerCPUS * 1e6 / (res.ServerForwarded + res.ServerRetransmits)

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -109,6 +110,8 @@ func (j *joiner) join(ctx context.Context, p *participant, mediaCtx context.Cont
 		p.recv = newReceiver(j.win, j.maxN)
 		p.recv.joinStart = time.Now()
 		o.OnTrack = p.recv.onTrack
+		ring := &p.recv.arrived
+		o.ICE.WrapSocket = func(c *net.UDPConn) net.PacketConn { return stampSocket(c, ring) }
 		o.OnMessage = func(typ string, _ json.RawMessage) {
 			if typ == "offer" {
 				p.recv.mark(phaseAnswer) // the client calls this after answering

@@ -23,6 +23,7 @@ const (
 	metricRetransmitted = "chalk_sfu_rtp_retransmissions_total"
 	metricWriteErrors   = "chalk_sfu_rtp_write_errors_total"
 	metricFanoutDrops   = "chalk_sfu_fanout_drops_total"
+	metricForwardDelay  = "chalk_sfu_forward_delay_seconds_bucket"
 	metricGoroutines    = "go_goroutines"
 	metricHeapInuse     = "go_memstats_heap_inuse_bytes"
 )
@@ -48,7 +49,7 @@ func scrape(ctx context.Context, base string) (map[string]float64, error) {
 	sc := bufio.NewScanner(resp.Body)
 	for lines := 0; sc.Scan() && lines < 100000; lines++ {
 		name, val, ok := strings.Cut(sc.Text(), " ")
-		if !ok || !want[name] {
+		if !ok || !want[name] && !strings.HasPrefix(name, metricForwardDelay+"{") {
 			continue
 		}
 		if v, err := strconv.ParseFloat(strings.TrimSpace(val), 64); err == nil {

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"math"
 	"math/bits"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -81,4 +84,41 @@ func quantileOf(ds []time.Duration, q float64) float64 {
 	s := append([]time.Duration(nil), ds...)
 	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
 	return float64(s[int(q*float64(len(s)-1)+0.5)]) / float64(time.Millisecond)
+}
+
+// bucketQuantile reads quantile q of a Prometheus histogram from two scrapes (series
+// name{le="bound"}), interpolating linearly inside the bucket it falls in; 0 without samples.
+func bucketQuantile(before, after map[string]float64, name string, q float64) float64 {
+	type bucket struct{ le, n float64 }
+	var bs []bucket
+	for k, v := range after {
+		rest, ok := strings.CutPrefix(k, name+`{le="`)
+		if !ok {
+			continue
+		}
+		le, err := strconv.ParseFloat(strings.TrimSuffix(rest, `"}`), 64)
+		if err != nil {
+			continue
+		}
+		bs = append(bs, bucket{le, v - before[k]})
+	}
+	sort.Slice(bs, func(i, j int) bool { return bs[i].le < bs[j].le })
+	if len(bs) == 0 || bs[len(bs)-1].n <= 0 {
+		return 0
+	}
+	rank := q * bs[len(bs)-1].n
+	lo, below := 0.0, 0.0
+	for _, b := range bs {
+		if b.n >= rank {
+			if math.IsInf(b.le, 1) {
+				return lo
+			}
+			if b.n == below {
+				return b.le
+			}
+			return lo + (b.le-lo)*(rank-below)/(b.n-below)
+		}
+		lo, below = b.le, b.n
+	}
+	return lo
 }

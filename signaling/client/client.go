@@ -229,7 +229,11 @@ func newAPI(o ICE, socketBuffer int) (*webrtc.API, io.Closer, error) {
 			return nil, nil, err
 		}
 		conn.SetReadBuffer(socketBuffer)
-		um := webrtc.NewICEUDPMux(nil, conn)
+		var pc net.PacketConn = conn
+		if o.WrapSocket != nil {
+			pc = o.WrapSocket(conn)
+		}
+		um := webrtc.NewICEUDPMux(nil, pc)
 		se.SetICEUDPMux(um)
 		mux = um
 	}

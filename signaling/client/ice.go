@@ -3,6 +3,7 @@ package client
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 
 	"github.com/pion/transport/v5"
 	"github.com/pion/webrtc/v4"
@@ -19,6 +20,9 @@ type ICE struct {
 	NetworkTypes []webrtc.NetworkType
 	// Net is the network the peer connections use (Pion's transport.Net); nil: the host's.
 	Net transport.Net
+	// WrapSocket, with Options.SocketBuffer, wraps each of the client's own UDP sockets before
+	// Pion's mux reads it: the load generator reads kernel receive timestamps there.
+	WrapSocket func(*net.UDPConn) net.PacketConn
 }
 
 func (o ICE) apply(se *webrtc.SettingEngine) {
