@@ -3,6 +3,7 @@ package sfu
 import (
 	"slices"
 	"sync/atomic"
+	"time"
 
 	"github.com/pion/rtp"
 )
@@ -33,6 +34,7 @@ const (
 type fanPacket struct {
 	pkt      rtp.Packet
 	keyframe bool
+	at       time.Time // read off the up-track (sender reports)
 	refs     atomic.Int32
 	n        int
 	buf      [1500]byte
@@ -115,7 +117,7 @@ func (f *fanOut) loadWriters() []*fanWriter {
 }
 
 // hand gives the packet to every writer with subscribers. Reader goroutine only.
-func (f *fanOut) hand(pkt *rtp.Packet, keyframe bool, m *Metrics) {
+func (f *fanOut) hand(pkt *rtp.Packet, keyframe bool, at time.Time, m *Metrics) {
 	ws := f.loadWriters()
 	if len(ws) == 0 {
 		return
@@ -144,7 +146,7 @@ func (f *fanOut) hand(pkt *rtp.Packet, keyframe bool, m *Metrics) {
 	p.pkt.Header.Extension, p.pkt.Header.Extensions = false, nil
 	p.n = copy(p.buf[:], pkt.Payload)
 	p.pkt.Payload = p.buf[:p.n]
-	p.keyframe = keyframe
+	p.keyframe, p.at = keyframe, at
 	p.refs.Store(int32(busy) + 1) // the writers, and this function until it has handed it to all
 	for _, w := range ws {
 		if len(*w.downs.Load()) == 0 {
@@ -204,7 +206,7 @@ func (w *fanWriter) run(f *fanOut, batch *batchGroup) {
 	for p := range w.queue {
 		batch.begin()
 		for _, d := range *w.downs.Load() {
-			d.writeRTP(&p.pkt, p.keyframe)
+			d.writeRTP(&p.pkt, p.keyframe, p.at)
 		}
 		batch.end()
 		f.release(p)

@@ -14,6 +14,8 @@ type Metrics struct {
 	keyframeRequests prometheus.Counter
 	retransmitted    prometheus.Counter
 	fanoutDrops      prometheus.Counter
+	fastPackets      prometheus.Counter // RTP packets to subscribers encrypted by Chalk (fastpath.go)
+	pionPackets      prometheus.Counter // and through Pion's write path
 
 	relay relayMetrics // cascading between nodes (relay.go)
 
@@ -34,6 +36,8 @@ func NewMetrics() *Metrics {
 		keyframeRequests: prometheus.NewCounter(prometheus.CounterOpts{Name: "chalk_sfu_keyframe_requests_total", Help: "Keyframe requests (PLI) sent to publishers, after throttling."}),
 		retransmitted:    prometheus.NewCounter(prometheus.CounterOpts{Name: "chalk_sfu_rtp_retransmissions_total", Help: "Packets resent to subscribers from the packet cache, answering their NACKs."}),
 		fanoutDrops:      prometheus.NewCounter(prometheus.CounterOpts{Name: "chalk_sfu_fanout_drops_total", Help: "Packets a fan-out writer goroutine could not take (it was far behind), once per writer."}),
+		fastPackets:      prometheus.NewCounter(prometheus.CounterOpts{Name: "chalk_sfu_rtp_fast_path_packets_total", Help: "RTP packets to subscribers encrypted and queued by Chalk's own SRTP write path."}),
+		pionPackets:      prometheus.NewCounter(prometheus.CounterOpts{Name: "chalk_sfu_rtp_pion_path_packets_total", Help: "RTP packets to subscribers written through Pion's track writer (TURN, ICE-TCP, relays, before the fast path is up)."}),
 		relay:            newRelayMetrics(),
 
 		rembReceived:    prometheus.NewCounter(prometheus.CounterOpts{Name: "chalk_sfu_remb_received_total", Help: "Bandwidth estimates (REMB) received from subscribers."}),
@@ -44,7 +48,7 @@ func NewMetrics() *Metrics {
 
 // Register adds the metrics to r.
 func (m *Metrics) Register(r prometheus.Registerer) error {
-	for _, c := range []prometheus.Collector{m.peers, m.upTracks, m.downTracks, m.packetsForwarded, m.bytesForwarded, m.writeErrors, m.keyframeRequests, m.retransmitted, m.fanoutDrops, m.rembReceived, m.layerSwitches, m.layerByEstimate} {
+	for _, c := range []prometheus.Collector{m.peers, m.upTracks, m.downTracks, m.packetsForwarded, m.bytesForwarded, m.writeErrors, m.keyframeRequests, m.retransmitted, m.fanoutDrops, m.fastPackets, m.pionPackets, m.rembReceived, m.layerSwitches, m.layerByEstimate} {
 		if err := r.Register(c); err != nil {
 			return err
 		}

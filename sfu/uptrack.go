@@ -116,10 +116,11 @@ func (t *UpTrack) forward(pkt *rtp.Packet) {
 		return
 	}
 	keyframe := t.kind == webrtc.RTPCodecTypeVideo && isVP8KeyframeStart(pkt.Payload)
-	t.fan.hand(pkt, keyframe, t.sfu.metrics) // first, so the writers work while the reader does too
+	at := time.Now()                             // once for every copy (sender reports)
+	t.fan.hand(pkt, keyframe, at, t.sfu.metrics) // first, so the writers work while the reader does too
 	t.sfu.batch.begin()
 	for _, d := range t.fan.loadInline() {
-		d.writeRTP(pkt, keyframe)
+		d.writeRTP(pkt, keyframe, at)
 	}
 	t.sfu.batch.end()
 	for _, s := range *t.sinks.Load() {
