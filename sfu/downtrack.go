@@ -170,6 +170,9 @@ func (d *DownTrack) write(b *binding, h *rtp.Header, payload []byte) (int, error
 	n, err := b.w.WriteRTP(h, payload)
 	if n > 0 && err == nil {
 		d.metrics.pionPackets.Inc()
+		if d.fast != nil {
+			d.fast.pionUp.Store(true)
+		}
 	}
 	return n, err
 }

@@ -41,6 +41,10 @@ type fastConn struct {
 	log     *slog.Logger
 
 	on atomic.Bool // the fast path is set up and the selected pair is on a batched socket
+	// pionUp: Pion's own path has taken a packet, so its SRTP session is running. Until then
+	// packets go to Pion (which drops them, 0 bytes), as they did before the fast path: the
+	// connection's first packets leave no earlier than they used to, when the client is ready.
+	pionUp atomic.Bool
 
 	mu   sync.Mutex
 	ctx  *srtp.Context // nil until keys were taken
@@ -56,7 +60,7 @@ type fastConn struct {
 // writeRTP sends one packet through the fast path. ok is false when the path is off: the caller
 // uses Pion's.
 func (f *fastConn) writeRTP(h *rtp.Header, payload []byte) (n int, ok bool, err error) {
-	if f == nil || !f.on.Load() {
+	if f == nil || !f.on.Load() || !f.pionUp.Load() {
 		return 0, false, nil
 	}
 	f.mu.Lock()

@@ -58,7 +58,7 @@ func TestFastPathCarriesSubscriberMedia(t *testing.T) {
 	p, client := connectSubscriber(t, s, up, "sub", &got)
 	defer client.Close()
 	defer p.Close()
-	waitFor(t, "the fast path to be on", func() bool { return p.fast.on.Load() })
+	waitFor(t, "the fast path to be on", func() bool { return p.fast.on.Load() && p.fast.pionUp.Load() })
 
 	fast0, pion0, got0 := testutil.ToFloat64(s.metrics.fastPackets), testutil.ToFloat64(s.metrics.pionPackets), got.Load()
 	const lost = 5090 // cached but not forwarded: the client's NACK below asks for it
