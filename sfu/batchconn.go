@@ -132,6 +132,40 @@ func (b *batchConn) WriteToAddrPort(p []byte, addr netip.AddrPort) (int, error) 
 	return len(p), nil
 }
 
+// filler writes a packet into a buffer it is given: the fast path's encryption (fastpath.go).
+type filler interface {
+	fill(dst []byte) ([]byte, error)
+}
+
+// writeFilled has f write its packet straight into the next batch slot while a fan-out loop runs,
+// saving a copy; otherwise into spare (capacity 1500), sent at once.
+func (b *batchConn) writeFilled(addr netip.AddrPort, f filler, spare []byte) (int, error) {
+	b.mu.Lock()
+	if b.depth == 0 || !addr.Addr().Is4() {
+		b.mu.Unlock()
+		out, err := f.fill(spare)
+		if err != nil {
+			return 0, err
+		}
+		return b.UDPConn.WriteToUDPAddrPort(out, addr)
+	}
+	i := b.n
+	out, err := f.fill(b.bufs[i][:0])
+	if err != nil {
+		b.mu.Unlock()
+		return 0, err
+	}
+	b.ips[i] = addr.Addr().As4()
+	b.addrs[i].IP, b.addrs[i].Port = b.ips[i][:], int(addr.Port())
+	b.msgs[i].Buffers[0] = out
+	b.n++
+	if b.n == len(b.msgs) {
+		b.flushLocked()
+	}
+	b.mu.Unlock()
+	return len(out), nil
+}
+
 // WriteTo is the net.PacketConn path (the mux uses WriteToAddrPort; this keeps the type complete).
 func (b *batchConn) WriteTo(p []byte, addr net.Addr) (int, error) {
 	if ua, ok := addr.(*net.UDPAddr); ok {

@@ -36,6 +36,10 @@ type DownTrack struct {
 	buf [1500]byte // scratch payload, when a VP8 picture id must be rewritten
 	rtx rtxMemory  // recently resent sequence numbers, touched only by readRTCP's goroutine
 
+	fast    *fastConn                 // the subscriber's connection's own SRTP write path; nil: Pion's only
+	stats   senderStats               // for sender reports (senderreport.go)
+	rtcpOut func([]rtcp.Packet) error // writes RTCP to the subscriber; nil: no sender reports
+
 	// replayedTo: the subscriber was started from the packet cache up to this sequence number
 	// (startcache.go); the writers skip what they are handed up to it. Under mu.
 	replayedTo uint16
@@ -101,8 +105,9 @@ func (d *DownTrack) Kind() webrtc.RTPCodecType { return d.up.kind }
 // writeRTP rewrites the packet for this subscriber (SSRC and payload type as negotiated here;
 // sequence number, timestamp and VP8 picture id continuous across layer switches; header
 // extensions dropped, since their ids were negotiated on the publisher's connection) and sends it.
-// The header copy lives in d.hdr and a rewritten payload in d.buf, so nothing is allocated.
-func (d *DownTrack) writeRTP(pkt *rtp.Packet, keyframe bool) {
+// The header copy lives in d.hdr and a rewritten payload in d.buf, so nothing is allocated. at is
+// when the packet was read off its up-track (sender reports map RTP time to it).
+func (d *DownTrack) writeRTP(pkt *rtp.Packet, keyframe bool, at time.Time) {
 	b := d.bound.Load()
 	if b == nil {
 		return
@@ -133,7 +138,7 @@ func (d *DownTrack) writeRTP(pkt *rtp.Packet, keyframe bool) {
 	d.hdr.Extension = false
 	d.hdr.Extensions = nil
 	payload := d.mun.rewrite(&d.hdr, pkt.Payload, d.buf[:], d.vp8)
-	n, err := b.w.WriteRTP(&d.hdr, payload)
+	n, err := d.write(b, &d.hdr, payload)
 	if err != nil {
 		d.metrics.writeErrors.Inc()
 		return
@@ -147,11 +152,29 @@ func (d *DownTrack) writeRTP(pkt *rtp.Packet, keyframe bool) {
 		}
 		return
 	}
+	d.stats.sent(&d.hdr, len(payload), at)
 	d.metrics.packetsForwarded.Inc()
 	d.metrics.bytesForwarded.Add(float64(len(pkt.Payload)))
 	if d.relay {
 		d.metrics.relay.sent(len(pkt.Payload))
 	}
+}
+
+// write sends one rewritten packet to the subscriber: through the connection's own SRTP path when
+// it is on (fastpath.go), else through Pion's track writer. Like Pion's, it returns 0 bytes and no
+// error for a packet dropped because the transport is not up yet.
+func (d *DownTrack) write(b *binding, h *rtp.Header, payload []byte) (int, error) {
+	if n, ok, err := d.fast.writeRTP(h, payload); ok {
+		return n, err
+	}
+	n, err := b.w.WriteRTP(h, payload)
+	if n > 0 && err == nil {
+		d.metrics.pionPackets.Inc()
+		if d.fast != nil {
+			d.fast.pionUp.Store(true)
+		}
+	}
+	return n, err
 }
 
 // readRTCP handles the subscriber's feedback until the sender stops: keyframe requests go to the
@@ -233,10 +256,11 @@ func (d *DownTrack) retransmit(seq uint16, buf []byte, pkt *rtp.Packet) {
 	pkt.Header.Padding, pkt.Header.Extension = false, false
 	pkt.Header.Extensions = pkt.Header.Extensions[:0]
 	payload := m.replay(&pkt.Header, pkt.Payload, d.vp8)
-	if _, err := b.w.WriteRTP(&pkt.Header, payload); err != nil {
+	if _, err := d.write(b, &pkt.Header, payload); err != nil {
 		d.metrics.writeErrors.Inc()
 		return
 	}
+	d.stats.sent(&pkt.Header, len(payload), time.Time{}) // out of order: counted, the mapping stays
 	d.metrics.retransmitted.Inc()
 }
 

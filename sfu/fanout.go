@@ -34,7 +34,7 @@ const (
 type fanPacket struct {
 	pkt      rtp.Packet
 	keyframe bool
-	at       time.Time // read off the up-track (forward delay metric)
+	at       time.Time // read off the up-track (sender reports, forward delay metric)
 	refs     atomic.Int32
 	n        int
 	buf      [1500]byte
@@ -207,7 +207,7 @@ func (w *fanWriter) run(f *fanOut, batch *batchGroup, m *Metrics) {
 		batch.begin()
 		downs := *w.downs.Load()
 		for _, d := range downs {
-			d.writeRTP(&p.pkt, p.keyframe)
+			d.writeRTP(&p.pkt, p.keyframe, p.at)
 		}
 		batch.end()
 		if len(downs) > 0 {

@@ -53,15 +53,15 @@ func TestDroppedKeyframeKeepsTheGateShut(t *testing.T) {
 	w := &notReadyWriter{}
 	d.bound.Store(&binding{ssrc: 1, pt: 96, w: w})
 
-	d.writeRTP(vp8Packet(1, true), true) // dropped: DTLS not up
+	d.writeRTP(vp8Packet(1, true), true, time.Now()) // dropped: DTLS not up
 	w.ready.Store(true)
-	d.writeRTP(vp8Packet(2, false), false)
-	d.writeRTP(vp8Packet(3, false), false)
+	d.writeRTP(vp8Packet(2, false), false, time.Now())
+	d.writeRTP(vp8Packet(3, false), false, time.Now())
 	if n := w.written.Load(); n != 0 {
 		t.Fatalf("%d delta packets sent after the keyframe was dropped; want none before the next keyframe", n)
 	}
-	d.writeRTP(vp8Packet(4, true), true)
-	d.writeRTP(vp8Packet(5, false), false)
+	d.writeRTP(vp8Packet(4, true), true, time.Now())
+	d.writeRTP(vp8Packet(5, false), false, time.Now())
 	if n := w.written.Load(); n != 2 {
 		t.Fatalf("%d packets sent from the next keyframe on, want 2", n)
 	}
@@ -135,9 +135,9 @@ func TestCacheStartSkipsWhatItSent(t *testing.T) {
 	if n := w.written.Load(); n != 11 {
 		t.Fatalf("%d packets sent from the cache, want 11", n)
 	}
-	d.writeRTP(vp8Packet(109, false), false) // a writer that was behind
-	d.writeRTP(vp8Packet(110, false), false)
-	d.writeRTP(vp8Packet(111, false), false)
+	d.writeRTP(vp8Packet(109, false), false, time.Now()) // a writer that was behind
+	d.writeRTP(vp8Packet(110, false), false, time.Now())
+	d.writeRTP(vp8Packet(111, false), false, time.Now())
 	if n := w.written.Load(); n != 12 {
 		t.Fatalf("%d packets sent, want 12 (109 and 110 not twice)", n)
 	}

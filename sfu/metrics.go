@@ -15,6 +15,8 @@ type Metrics struct {
 	retransmitted    prometheus.Counter
 	fanoutDrops      prometheus.Counter
 	forwardDelay     prometheus.Histogram // read off the up-track → its copies handed to the kernel, per fan-out group
+	fastPackets      prometheus.Counter   // RTP packets to subscribers encrypted by Chalk (fastpath.go)
+	pionPackets      prometheus.Counter   // and through Pion's write path
 
 	relay relayMetrics // cascading between nodes (relay.go)
 
@@ -38,7 +40,9 @@ func NewMetrics() *Metrics {
 		forwardDelay: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "chalk_sfu_forward_delay_seconds",
 			Help:    "From reading a packet off its up-track to the return of the send carrying its copies, once per fan-out group (the reader's own subscribers, each writer goroutine's): the last copy of the group, so queueing in the fan-out plus the writes.",
 			Buckets: []float64{.00025, .0005, .001, .002, .003, .004, .005, .006, .008, .010, .015, .020, .030, .050, .100, .250, 1}}),
-		relay: newRelayMetrics(),
+		fastPackets: prometheus.NewCounter(prometheus.CounterOpts{Name: "chalk_sfu_rtp_fast_path_packets_total", Help: "RTP packets to subscribers encrypted and queued by Chalk's own SRTP write path."}),
+		pionPackets: prometheus.NewCounter(prometheus.CounterOpts{Name: "chalk_sfu_rtp_pion_path_packets_total", Help: "RTP packets to subscribers written through Pion's track writer (TURN, ICE-TCP, relays, before the fast path is up)."}),
+		relay:       newRelayMetrics(),
 
 		rembReceived:    prometheus.NewCounter(prometheus.CounterOpts{Name: "chalk_sfu_remb_received_total", Help: "Bandwidth estimates (REMB) received from subscribers."}),
 		layerSwitches:   prometheus.NewCounter(prometheus.CounterOpts{Name: "chalk_sfu_simulcast_switches_total", Help: "Simulcast layer switches completed (at a keyframe of the new layer)."}),
@@ -48,7 +52,7 @@ func NewMetrics() *Metrics {
 
 // Register adds the metrics to r.
 func (m *Metrics) Register(r prometheus.Registerer) error {
-	for _, c := range []prometheus.Collector{m.peers, m.upTracks, m.downTracks, m.packetsForwarded, m.bytesForwarded, m.writeErrors, m.keyframeRequests, m.retransmitted, m.fanoutDrops, m.forwardDelay, m.rembReceived, m.layerSwitches, m.layerByEstimate} {
+	for _, c := range []prometheus.Collector{m.peers, m.upTracks, m.downTracks, m.packetsForwarded, m.bytesForwarded, m.writeErrors, m.keyframeRequests, m.retransmitted, m.fanoutDrops, m.forwardDelay, m.fastPackets, m.pionPackets, m.rembReceived, m.layerSwitches, m.layerByEstimate} {
 		if err := r.Register(c); err != nil {
 			return err
 		}

@@ -75,6 +75,8 @@ type Peer struct {
 	relay     bool // a subscribe-only relay of the room to another node (relay.go), not a participant
 
 	est estimate // the subscriber's bandwidth estimate, for simulcast layer choice
+
+	fast *fastConn // the subscribe connection's own SRTP write path (fastpath.go)
 }
 
 type subscription struct {
@@ -95,6 +97,7 @@ func (s *SFU) newPeer(pubAPI, subAPI *webrtc.API, room, participant string, h Pe
 		log:     s.log.With("room", room, "participant", participant),
 		sources: map[string]string{}, ups: map[string]*UpTrack{}, downs: map[trackKey]*subscription{},
 	}
+	p.fast = &fastConn{metrics: s.metrics, log: p.log}
 	var err error
 	if p.sub, err = subAPI.NewPeerConnection(p.config()); err != nil {
 		return nil, fmt.Errorf("sfu: new subscribe connection: %w", err)
@@ -118,8 +121,14 @@ func (p *Peer) watch(pc *webrtc.PeerConnection, gate *candidateGate, kind PC) {
 		}
 	})
 	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
-		if kind == Subscribe && st == webrtc.PeerConnectionStateConnected {
-			p.requestWaitingKeyframes()
+		if kind == Subscribe {
+			switch st {
+			case webrtc.PeerConnectionStateConnected:
+				p.startFastPath()
+				p.requestWaitingKeyframes()
+			case webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateClosed:
+				p.fast.off()
+			}
 		}
 		p.h.ConnectionState(kind, st)
 	})
@@ -280,6 +289,8 @@ func (p *Peer) Subscribe(up *UpTrack) error {
 	down.relay = p.relay
 
 	down.transportUp = p.subscribeUp
+	down.fast = p.fast
+	down.rtcpOut = p.sub.WriteRTCP
 	sender, err := p.sub.AddTrack(down)
 	if err != nil {
 		p.mu.Unlock()
@@ -300,6 +311,18 @@ func (p *Peer) Subscribe(up *UpTrack) error {
 		p.h.NegotiationNeeded()
 	}
 	return nil
+}
+
+// startFastPath turns on the subscribe connection's own SRTP write path where it applies
+// (fastpath.go). Relays between nodes keep Pion's path: their connections keep Pion's sender reports.
+func (p *Peer) startFastPath() {
+	p.mu.Lock()
+	relay, closed := p.relay, p.closed
+	p.mu.Unlock()
+	if relay || closed {
+		return
+	}
+	p.fast.setup(p.sub, p.sfu.batch)
 }
 
 // subscribeUp reports whether the subscribe connection is up: packets written before are dropped.

@@ -88,7 +88,9 @@ func New(cfg Config) (*SFU, error) {
 		s.Close()
 		return nil, err
 	}
-	if s.sub, err = s.newAPI(se, sending); err != nil {
+	// Subscribe connections get no interceptor: their sender reports come from the SFU's own loop
+	// (senderreport.go), since most of their RTP bypasses Pion's write path (fastpath.go).
+	if s.sub, err = s.newAPI(se, 0); err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -96,6 +98,10 @@ func New(cfg Config) (*SFU, error) {
 		s.Close()
 		return nil, err
 	}
+	stop := make(chan struct{})
+	var stopOnce sync.Once
+	go s.reportLoop(stop)
+	s.closers = append(s.closers, func() error { stopOnce.Do(func() { close(stop) }); return nil })
 	return s, nil
 }
 
@@ -121,7 +127,7 @@ type direction int
 
 const (
 	receiving direction = 1 << iota // NACK generator, receiver reports, TWCC feedback
-	sending                         // sender reports
+	sending                         // sender reports (relays; subscribers get the SFU's own: senderreport.go)
 )
 
 func (s *SFU) newAPI(se webrtc.SettingEngine, dir direction, first ...interceptor.Factory) (*webrtc.API, error) {
@@ -162,8 +168,8 @@ func (s *SFU) newAPI(se webrtc.SettingEngine, dir direction, first ...intercepto
 		ir.Add(rr)
 	}
 	if dir&sending != 0 {
-		// Sender reports on what subscribers receive: browsers synchronise audio and video with them.
-		// Subscribers' receiver reports, NACKs, PLIs and REMBs are read by DownTrack.readRTCP.
+		// Sender reports on what the relay's far end receives: lip sync. Participants' subscribe
+		// connections get the SFU's own (senderreport.go); their RTCP is read by DownTrack.readRTCP.
 		sr, err := report.NewSenderInterceptor()
 		if err != nil {
 			return nil, fmt.Errorf("sfu: sender reports: %w", err)

@@ -90,7 +90,18 @@ func connectSubscriber(tb testing.TB, s *SFU, up *UpTrack, name string, got *ato
 // without sending media.
 func negotiateSubscriber(tb testing.TB, s *SFU, up *UpTrack, name string, got *atomic.Int64, feed bool) (*Peer, *webrtc.PeerConnection) {
 	tb.Helper()
-	client, err := clientAPI().NewPeerConnection(webrtc.Configuration{})
+	return negotiateOn(tb, clientAPI(), s, up, name, got, feed)
+}
+
+// negotiateWith is connectSubscriber with a client made by api.
+func negotiateWith(tb testing.TB, api *webrtc.API, s *SFU, up *UpTrack, name string, got *atomic.Int64) (*Peer, *webrtc.PeerConnection) {
+	tb.Helper()
+	return negotiateOn(tb, api, s, up, name, got, true)
+}
+
+func negotiateOn(tb testing.TB, api *webrtc.API, s *SFU, up *UpTrack, name string, got *atomic.Int64, feed bool) (*Peer, *webrtc.PeerConnection) {
+	tb.Helper()
+	client, err := api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -125,7 +125,7 @@ func (d *DownTrack) send(b *binding, pkt *rtp.Packet, keyframe bool) bool {
 	d.hdr.Extension = false
 	d.hdr.Extensions = nil
 	payload := d.mun.rewrite(&d.hdr, pkt.Payload, d.buf[:], d.vp8)
-	n, err := b.w.WriteRTP(&d.hdr, payload)
+	n, err := d.write(b, &d.hdr, payload)
 	if err != nil {
 		d.metrics.writeErrors.Inc()
 		return true
@@ -133,6 +133,7 @@ func (d *DownTrack) send(b *binding, pkt *rtp.Packet, keyframe bool) bool {
 	if n == 0 {
 		return false
 	}
+	d.stats.sent(&d.hdr, len(payload), time.Now())
 	d.metrics.packetsForwarded.Inc()
 	d.metrics.bytesForwarded.Add(float64(len(pkt.Payload)))
 	return true

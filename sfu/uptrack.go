@@ -116,12 +116,12 @@ func (t *UpTrack) forward(pkt *rtp.Packet) {
 		return
 	}
 	keyframe := t.kind == webrtc.RTPCodecTypeVideo && isVP8KeyframeStart(pkt.Payload)
-	at := time.Now()
+	at := time.Now()                             // once for every copy (sender reports, forward delay)
 	t.fan.hand(pkt, keyframe, at, t.sfu.metrics) // first, so the writers work while the reader does too
 	t.sfu.batch.begin()
 	inline := t.fan.loadInline()
 	for _, d := range inline {
-		d.writeRTP(pkt, keyframe)
+		d.writeRTP(pkt, keyframe, at)
 	}
 	t.sfu.batch.end()
 	if len(inline) > 0 {

@@ -166,6 +166,12 @@ func TestBrowsersSeeAndHearEachOther(t *testing.T) {
 	// Every remote tile shows live video, not an avatar: the grid itself decoded frames.
 	alice.waitFor("Bob's tile plays video", `[...document.querySelectorAll('[data-participant-id] video')].some((v) => v.videoWidth > 0 && !v.paused && v.closest('[data-participant-id]').dataset.participantId !== window.chalk.state().participantId)`, 15*time.Second)
 	alice.screenshot("call-1280x720")
+	// What Chromium decoded was encrypted by Chalk's own SRTP path (sfu/fastpath.go), not Pion's.
+	if fast, pion := metricAt(srv.URL(), "chalk_sfu_rtp_fast_path_packets_total"), metricAt(srv.URL(), "chalk_sfu_rtp_pion_path_packets_total"); fast <= 0 || fast < pion {
+		t.Errorf("RTP to subscribers: %v packets through the fast path, %v through Pion's: want most through the fast path", fast, pion)
+	} else {
+		t.Logf("RTP to subscribers: %v packets through the fast path, %v through Pion's", fast, pion)
+	}
 
 	bobID, err := eval[string](bob, `window.chalk.state().participantId`)
 	if err != nil || bobID == "" {
