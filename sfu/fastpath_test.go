@@ -43,8 +43,13 @@ func TestDTLSInternalsStillThere(t *testing.T) {
 	if err != nil || conn == nil {
 		t.Fatalf("dtlsInternals on a connected transport: %v, %v", conn, err)
 	}
-	if _, err := srtpContextFor(p.sub.SCTP().Transport()); err != nil {
-		t.Fatalf("srtpContextFor: %v", err)
+	ctx, gcm, err := srtpSenderFor(p.sub.SCTP().Transport())
+	if err != nil {
+		t.Fatalf("srtpSenderFor: %v", err)
+	}
+	// Pion negotiates AEAD_AES_256_GCM first, so the fast path uses our GCM sender.
+	if gcm == nil || ctx != nil {
+		t.Errorf("srtpSenderFor: Pion context %v, GCM sender %v: want the GCM sender", ctx != nil, gcm != nil)
 	}
 }
 
