@@ -115,11 +115,12 @@ func (f *fastConn) setup(pc *webrtc.PeerConnection, group *batchGroup) {
 	have := f.ctx != nil || f.gcm != nil
 	f.mu.Unlock()
 	if !have { // once: the keys last as long as the DTLS connection, and the sender keeps rollover state
-		ctx, gcm, err := srtpSenderFor(dt)
+		ctx, gcm, profile, err := srtpSenderFor(dt)
 		if err != nil {
 			logFastPathOff(f.log, err)
 			return
 		}
+		f.metrics.fastConns.WithLabelValues(profile.String()).Inc()
 		f.mu.Lock()
 		f.ctx, f.gcm = ctx, gcm
 		f.mu.Unlock()
@@ -189,34 +190,34 @@ func fastTarget(pair *webrtc.ICECandidatePair, group *batchGroup) (*batchConn, n
 // DTLSTransport.startSRTP makes its own context from: the negotiated profile, keys exported from
 // the DTLS connection, and the local half chosen by the DTLS role. With a GCM profile (what
 // browsers negotiate with Pion) it is our own sender; with AES_CM_HMAC_SHA1_80, Pion's context.
-func srtpSenderFor(dt *webrtc.DTLSTransport) (*srtp.Context, *gcmSender, error) {
+func srtpSenderFor(dt *webrtc.DTLSTransport) (*srtp.Context, *gcmSender, srtp.ProtectionProfile, error) {
 	conn, remoteRole, err := dtlsInternals(dt)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, 0, err
 	}
 	dp, ok := conn.SelectedSRTPProtectionProfile()
 	if !ok {
-		return nil, nil, fmt.Errorf("sfu: fast path: no SRTP profile negotiated")
+		return nil, nil, 0, fmt.Errorf("sfu: fast path: no SRTP profile negotiated")
 	}
 	profile, err := srtpProfile(dp)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, 0, err
 	}
 	state, ok := conn.ConnectionState()
 	if !ok {
-		return nil, nil, fmt.Errorf("sfu: fast path: no DTLS connection state")
+		return nil, nil, 0, fmt.Errorf("sfu: fast path: no DTLS connection state")
 	}
 	cfg := srtp.Config{Profile: profile}
 	if err := cfg.ExtractSessionKeysFromDTLS(&state, dtlsIsClient(remoteRole, dt.ICETransport().Role())); err != nil {
-		return nil, nil, fmt.Errorf("sfu: fast path: keys: %w", err)
+		return nil, nil, 0, fmt.Errorf("sfu: fast path: keys: %w", err)
 	}
 	switch profile {
 	case srtp.ProtectionProfileAeadAes128Gcm, srtp.ProtectionProfileAeadAes256Gcm:
 		gcm, err := newGCMSender(cfg.Keys.LocalMasterKey, cfg.Keys.LocalMasterSalt)
-		return nil, gcm, err
+		return nil, gcm, profile, err
 	}
 	ctx, err := srtp.CreateContext(cfg.Keys.LocalMasterKey, cfg.Keys.LocalMasterSalt, profile)
-	return ctx, nil, err
+	return ctx, nil, profile, err
 }
 
 // dtlsIsClient is Pion's DTLSTransport.role: the inverse of the remote's explicit a=setup role, else
