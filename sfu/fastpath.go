@@ -24,11 +24,12 @@ import (
 // (its task loop's select, time.Now and atomics per write), the UDP mux and finally our batchConn,
 // which copied it: about 3.2 µs per copy in a lecture of 200, more than the sendmmsg system call
 // itself (docs/performance.md). Here a subscribe connection whose selected ICE pair is a UDP host
-// candidate on one of the SFU's batched sockets gets its own srtp.Context, made from the same DTLS
-// keying material Pion uses, and every RTP packet Chalk sends it is marshalled and encrypted in
-// place in the batch slot, addressed to the pair's remote address.
+// candidate on one of the SFU's batched sockets gets its own SRTP sender, made from the same DTLS
+// keying material Pion uses (with AES-GCM, what browsers negotiate, our own gcmSender, srtpgcm.go;
+// with AES_CM_HMAC_SHA1_80 an srtp.Context), and every RTP packet Chalk sends it is marshalled and
+// encrypted in the batch slot, addressed to the pair's remote address.
 //
-// That context owns every RTP packet Chalk sends on the connection from the moment the fast path
+// That sender owns every RTP packet Chalk sends on the connection from the moment the fast path
 // is on: Pion's SRTP context keeps RTCP (sender reports out; NACKs, PLIs, REMBs in), which has its
 // own index. Anything else (TURN, ICE-TCP, no batching, a relay between nodes, a Pion version whose
 // DTLSTransport no longer has the field read below) keeps Pion's path.
