@@ -25,9 +25,12 @@ type gcmSender struct {
 	salt [12]byte // session salt
 	iv   [12]byte // scratch: a field, so passing it to the AEAD does not allocate
 	// rollover state per outgoing SSRC: a connection sends few SSRCs, so a slice scanned linearly
-	// (contiguous, one or two cache lines) rather than a map; last is where the previous hit was.
-	ssrcs []ssrcIndex
-	last  int
+	// rather than a map; last is where the previous hit was. Its first entries are in the sender
+	// itself (inline), next to what the packet touches anyway: in a lecture, the state was a
+	// cache miss of its own (3 % of the server's CPU in a profile) when it had its own allocation.
+	ssrcs  []ssrcIndex
+	last   int
+	inline [4]ssrcIndex
 }
 
 // ssrcIndex is one SSRC's highest packet index sent (RFC 3711 §3.3.1: ROC<<16 | SEQ).
@@ -67,7 +70,8 @@ func newGCMSender(masterKey, masterSalt []byte) (*gcmSender, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sfu: SRTP GCM: %w", err)
 	}
-	g := &gcmSender{aead: aead, ssrcs: make([]ssrcIndex, 0, 4)}
+	g := &gcmSender{aead: aead}
+	g.ssrcs = g.inline[:0]
 	copy(g.salt[:], salt)
 	return g, nil
 }
