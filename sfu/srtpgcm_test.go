@@ -4,10 +4,17 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand"
+	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/pion/dtls/v3"
+	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
 	"github.com/pion/rtp"
 	"github.com/pion/srtp/v3"
+	"github.com/pion/webrtc/v4"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // A sent packet in the sequences below.
@@ -279,6 +286,59 @@ func BenchmarkSRTPSeal(b *testing.B) {
 				if _, err := cs[c].EncryptRTP(slot[:0], buf, &scratch); err != nil {
 					b.Fatal(err)
 				}
+			}
+		})
+	}
+}
+
+// A client that offers only AES_CM_HMAC_SHA1_80 keeps a Pion context on the fast path, and
+// decrypts what it sends; one that offers AEAD_AES_128_GCM only gets our sender with a 128-bit key.
+func TestFastPathSRTPProfiles(t *testing.T) {
+	for _, tc := range []struct {
+		offer dtls.SRTPProtectionProfile
+		label string
+		gcm   bool
+	}{
+		{dtls.SRTP_AES128_CM_HMAC_SHA1_80, "SRTP_AES128_CM_HMAC_SHA1_80", false},
+		{dtls.SRTP_AEAD_AES_128_GCM, "SRTP_AEAD_AES_128_GCM", true},
+	} {
+		t.Run(tc.label, func(t *testing.T) {
+			s := newTestSFU(t)
+			m := &webrtc.MediaEngine{}
+			if err := m.RegisterDefaultCodecs(); err != nil {
+				t.Fatal(err)
+			}
+			var se webrtc.SettingEngine
+			se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+			se.SetIncludeLoopbackCandidate(true)
+			se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+			se.SetSRTPProtectionProfiles(tc.offer)
+			api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(se), webrtc.WithInterceptorRegistry(&interceptor.Registry{}))
+
+			var plis atomic.Int32
+			up := fakeUpTrack(s, webrtc.RTPCodecTypeVideo, &plis)
+			var got atomic.Int64
+			p, client := negotiateWith(t, api, s, up, "sub", &got)
+			defer client.Close()
+			defer p.Close()
+			waitFor(t, "the fast path to be on", func() bool { return p.fast.on.Load() && p.fast.pionUp.Load() })
+			if n := testutil.ToFloat64(s.metrics.fastConns.WithLabelValues(tc.label)); n != 1 {
+				t.Errorf("%v fast-path connections with %s, want 1", n, tc.label)
+			}
+			p.fast.mu.Lock()
+			ours := p.fast.gcm != nil
+			p.fast.mu.Unlock()
+			if ours != tc.gcm {
+				t.Errorf("our GCM sender in use: %v, want %v", ours, tc.gcm)
+			}
+			fast0, got0 := testutil.ToFloat64(s.metrics.fastPackets), got.Load()
+			for i := uint16(5000); i < 5050; i++ {
+				up.forward(vp8Packet(i, i == 5000))
+				time.Sleep(2 * time.Millisecond)
+			}
+			waitFor(t, "50 packets at the client", func() bool { return got.Load()-got0 >= 50 })
+			if n := testutil.ToFloat64(s.metrics.fastPackets) - fast0; n < 50 {
+				t.Errorf("%v packets through the fast path, want 50", n)
 			}
 		})
 	}
