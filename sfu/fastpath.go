@@ -24,11 +24,12 @@ import (
 // (its task loop's select, time.Now and atomics per write), the UDP mux and finally our batchConn,
 // which copied it: about 3.2 µs per copy in a lecture of 200, more than the sendmmsg system call
 // itself (docs/performance.md). Here a subscribe connection whose selected ICE pair is a UDP host
-// candidate on one of the SFU's batched sockets gets its own srtp.Context, made from the same DTLS
-// keying material Pion uses, and every RTP packet Chalk sends it is marshalled and encrypted in
-// place in the batch slot, addressed to the pair's remote address.
+// candidate on one of the SFU's batched sockets gets its own SRTP sender, made from the same DTLS
+// keying material Pion uses (with AES-GCM, what browsers negotiate, our own gcmSender, srtpgcm.go;
+// with AES_CM_HMAC_SHA1_80 an srtp.Context), and every RTP packet Chalk sends it is marshalled and
+// encrypted in the batch slot, addressed to the pair's remote address.
 //
-// That context owns every RTP packet Chalk sends on the connection from the moment the fast path
+// That sender owns every RTP packet Chalk sends on the connection from the moment the fast path
 // is on: Pion's SRTP context keeps RTCP (sender reports out; NACKs, PLIs, REMBs in), which has its
 // own index. Anything else (TURN, ICE-TCP, no batching, a relay between nodes, a Pion version whose
 // DTLSTransport no longer has the field read below) keeps Pion's path.
@@ -47,7 +48,8 @@ type fastConn struct {
 	pionUp atomic.Bool
 
 	mu   sync.Mutex
-	ctx  *srtp.Context // nil until keys were taken
+	ctx  *srtp.Context // AES_CM_HMAC_SHA1_80: Pion's context; nil with GCM or until keys were taken
+	gcm  *gcmSender    // AEAD_AES_*_GCM: our own sender (srtpgcm.go); nil otherwise
 	conn *batchConn    // the socket the selected pair's local candidate is on; nil: Pion's path
 	addr netip.AddrPort
 	hdr  rtp.Header // scratch for EncryptRTP's header parse
@@ -65,7 +67,7 @@ func (f *fastConn) writeRTP(h *rtp.Header, payload []byte) (n int, ok bool, err 
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.conn == nil || f.ctx == nil {
+	if f.conn == nil || (f.ctx == nil && f.gcm == nil) {
 		return 0, false, nil
 	}
 	f.pktHdr, f.pktPayload = h, payload
@@ -78,9 +80,14 @@ func (f *fastConn) writeRTP(h *rtp.Header, payload []byte) (n int, ok bool, err 
 	return n, true, nil
 }
 
-// fill marshals the pending packet into dst and encrypts it in place (EncryptRTP works in place,
-// and allocates nothing when dst has room for the tag). Called by batchConn under f.mu.
+// fill writes the pending packet into dst as SRTP. With GCM our sender marshals the header and
+// seals the payload straight into dst; otherwise the packet is marshalled into dst and Pion's
+// context encrypts it in place (EncryptRTP works in place, and allocates nothing when dst has room
+// for the tag). Called by batchConn under f.mu.
 func (f *fastConn) fill(dst []byte) ([]byte, error) {
+	if f.gcm != nil {
+		return f.gcm.seal(dst, f.pktHdr, f.pktPayload)
+	}
 	hl := f.pktHdr.MarshalSize()
 	need := hl + len(f.pktPayload) + srtpMaxOverhead
 	if cap(dst) < need {
@@ -106,16 +113,17 @@ func (f *fastConn) setup(pc *webrtc.PeerConnection, group *batchGroup) {
 		return // State takes the transport's lock: what start wrote under it is visible below
 	}
 	f.mu.Lock()
-	have := f.ctx != nil
+	have := f.ctx != nil || f.gcm != nil
 	f.mu.Unlock()
-	if !have { // once: the keys last as long as the DTLS connection, and the context keeps rollover state
-		ctx, err := srtpContextFor(dt)
+	if !have { // once: the keys last as long as the DTLS connection, and the sender keeps rollover state
+		ctx, gcm, profile, err := srtpSenderFor(dt)
 		if err != nil {
 			logFastPathOff(f.log, err)
 			return
 		}
+		f.metrics.fastConns.WithLabelValues(profile.String()).Inc()
 		f.mu.Lock()
-		f.ctx = ctx
+		f.ctx, f.gcm = ctx, gcm
 		f.mu.Unlock()
 	}
 	ice := dt.ICETransport()
@@ -132,7 +140,7 @@ func (f *fastConn) follow(pair *webrtc.ICECandidatePair, group *batchGroup) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.conn, f.addr = conn, addr
-	f.on.Store(conn != nil && f.ctx != nil)
+	f.on.Store(conn != nil && (f.ctx != nil || f.gcm != nil))
 }
 
 // off stops the fast path (the connection failed or closed).
@@ -179,31 +187,38 @@ func fastTarget(pair *webrtc.ICECandidatePair, group *batchGroup) (*batchConn, n
 	return nil, netip.AddrPort{}
 }
 
-// srtpContextFor makes the outgoing SRTP context of a connected DTLS transport, as Pion's
-// DTLSTransport.startSRTP makes its own: the negotiated profile, keys exported from the DTLS
-// connection, and the local half chosen by the DTLS role.
-func srtpContextFor(dt *webrtc.DTLSTransport) (*srtp.Context, error) {
+// srtpSenderFor makes the outgoing SRTP sender of a connected DTLS transport from what Pion's
+// DTLSTransport.startSRTP makes its own context from: the negotiated profile, keys exported from
+// the DTLS connection, and the local half chosen by the DTLS role. With a GCM profile (what
+// browsers negotiate with Pion) it is our own sender; with AES_CM_HMAC_SHA1_80, Pion's context.
+func srtpSenderFor(dt *webrtc.DTLSTransport) (*srtp.Context, *gcmSender, srtp.ProtectionProfile, error) {
 	conn, remoteRole, err := dtlsInternals(dt)
 	if err != nil {
-		return nil, err
+		return nil, nil, 0, err
 	}
 	dp, ok := conn.SelectedSRTPProtectionProfile()
 	if !ok {
-		return nil, fmt.Errorf("sfu: fast path: no SRTP profile negotiated")
+		return nil, nil, 0, fmt.Errorf("sfu: fast path: no SRTP profile negotiated")
 	}
 	profile, err := srtpProfile(dp)
 	if err != nil {
-		return nil, err
+		return nil, nil, 0, err
 	}
 	state, ok := conn.ConnectionState()
 	if !ok {
-		return nil, fmt.Errorf("sfu: fast path: no DTLS connection state")
+		return nil, nil, 0, fmt.Errorf("sfu: fast path: no DTLS connection state")
 	}
 	cfg := srtp.Config{Profile: profile}
 	if err := cfg.ExtractSessionKeysFromDTLS(&state, dtlsIsClient(remoteRole, dt.ICETransport().Role())); err != nil {
-		return nil, fmt.Errorf("sfu: fast path: keys: %w", err)
+		return nil, nil, 0, fmt.Errorf("sfu: fast path: keys: %w", err)
 	}
-	return srtp.CreateContext(cfg.Keys.LocalMasterKey, cfg.Keys.LocalMasterSalt, profile)
+	switch profile {
+	case srtp.ProtectionProfileAeadAes128Gcm, srtp.ProtectionProfileAeadAes256Gcm:
+		gcm, err := newGCMSender(cfg.Keys.LocalMasterKey, cfg.Keys.LocalMasterSalt)
+		return nil, gcm, profile, err
+	}
+	ctx, err := srtp.CreateContext(cfg.Keys.LocalMasterKey, cfg.Keys.LocalMasterSalt, profile)
+	return ctx, nil, profile, err
 }
 
 // dtlsIsClient is Pion's DTLSTransport.role: the inverse of the remote's explicit a=setup role, else

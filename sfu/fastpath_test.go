@@ -43,8 +43,13 @@ func TestDTLSInternalsStillThere(t *testing.T) {
 	if err != nil || conn == nil {
 		t.Fatalf("dtlsInternals on a connected transport: %v, %v", conn, err)
 	}
-	if _, err := srtpContextFor(p.sub.SCTP().Transport()); err != nil {
-		t.Fatalf("srtpContextFor: %v", err)
+	ctx, gcm, _, err := srtpSenderFor(p.sub.SCTP().Transport())
+	if err != nil {
+		t.Fatalf("srtpSenderFor: %v", err)
+	}
+	// Pion negotiates AEAD_AES_256_GCM first, so the fast path uses our GCM sender.
+	if gcm == nil || ctx != nil {
+		t.Errorf("srtpSenderFor: Pion context %v, GCM sender %v: want the GCM sender", ctx != nil, gcm != nil)
 	}
 }
 
@@ -59,6 +64,10 @@ func TestFastPathCarriesSubscriberMedia(t *testing.T) {
 	defer client.Close()
 	defer p.Close()
 	waitFor(t, "the fast path to be on", func() bool { return p.fast.on.Load() && p.fast.pionUp.Load() })
+	// Pion offers AEAD_AES_256_GCM first: our own GCM sender encrypts (srtpgcm.go).
+	if n := testutil.ToFloat64(s.metrics.fastConns.WithLabelValues("SRTP_AEAD_AES_256_GCM")); n != 1 {
+		t.Errorf("%v fast-path connections with SRTP_AEAD_AES_256_GCM, want 1", n)
+	}
 
 	fast0, pion0, got0 := testutil.ToFloat64(s.metrics.fastPackets), testutil.ToFloat64(s.metrics.pionPackets), got.Load()
 	const lost = 5090 // cached but not forwarded: the client's NACK below asks for it

@@ -18,6 +18,8 @@ type Metrics struct {
 	fastPackets      prometheus.Counter   // RTP packets to subscribers encrypted by Chalk (fastpath.go)
 	pionPackets      prometheus.Counter   // and through Pion's write path
 
+	fastConns *prometheus.CounterVec // connections whose fast path took keys, by SRTP profile
+
 	relay relayMetrics // cascading between nodes (relay.go)
 
 	rembReceived    prometheus.Counter // subscribers' bandwidth estimates: simulcast layer choice reads them
@@ -42,6 +44,7 @@ func NewMetrics() *Metrics {
 			Buckets: []float64{.00025, .0005, .001, .002, .003, .004, .005, .006, .008, .010, .015, .020, .030, .050, .100, .250, 1}}),
 		fastPackets: prometheus.NewCounter(prometheus.CounterOpts{Name: "chalk_sfu_rtp_fast_path_packets_total", Help: "RTP packets to subscribers encrypted and queued by Chalk's own SRTP write path."}),
 		pionPackets: prometheus.NewCounter(prometheus.CounterOpts{Name: "chalk_sfu_rtp_pion_path_packets_total", Help: "RTP packets to subscribers written through Pion's track writer (TURN, ICE-TCP, relays, before the fast path is up)."}),
+		fastConns:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "chalk_sfu_fast_path_connections_total", Help: "Subscribe connections whose SRTP fast path was set up, by negotiated SRTP profile (GCM: Chalk's own sender; AES_CM: Pion's context)."}, []string{"srtp"}),
 		relay:       newRelayMetrics(),
 
 		rembReceived:    prometheus.NewCounter(prometheus.CounterOpts{Name: "chalk_sfu_remb_received_total", Help: "Bandwidth estimates (REMB) received from subscribers."}),
@@ -52,7 +55,7 @@ func NewMetrics() *Metrics {
 
 // Register adds the metrics to r.
 func (m *Metrics) Register(r prometheus.Registerer) error {
-	for _, c := range []prometheus.Collector{m.peers, m.upTracks, m.downTracks, m.packetsForwarded, m.bytesForwarded, m.writeErrors, m.keyframeRequests, m.retransmitted, m.fanoutDrops, m.forwardDelay, m.fastPackets, m.pionPackets, m.rembReceived, m.layerSwitches, m.layerByEstimate} {
+	for _, c := range []prometheus.Collector{m.peers, m.upTracks, m.downTracks, m.packetsForwarded, m.bytesForwarded, m.writeErrors, m.keyframeRequests, m.retransmitted, m.fanoutDrops, m.forwardDelay, m.fastPackets, m.pionPackets, m.fastConns, m.rembReceived, m.layerSwitches, m.layerByEstimate} {
 		if err := r.Register(c); err != nil {
 			return err
 		}

@@ -172,6 +172,15 @@ func TestBrowsersSeeAndHearEachOther(t *testing.T) {
 	} else {
 		t.Logf("RTP to subscribers: %v packets through the fast path, %v through Pion's", fast, pion)
 	}
+	// Chromium and Pion agree on AES-GCM, so Chalk's own GCM sender (sfu/srtpgcm.go) encrypted it.
+	conns := func(profile string) float64 { // absent: -1
+		return max(0, metricAt(srv.URL(), `chalk_sfu_fast_path_connections_total{srtp="`+profile+`"}`))
+	}
+	gcm256, gcm128, cm := conns("SRTP_AEAD_AES_256_GCM"), conns("SRTP_AEAD_AES_128_GCM"), conns("SRTP_AES128_CM_HMAC_SHA1_80")
+	t.Logf("fast-path connections by SRTP profile: AEAD_AES_256_GCM %v, AEAD_AES_128_GCM %v, AES128_CM_HMAC_SHA1_80 %v", gcm256, gcm128, cm)
+	if gcm256+gcm128 == 0 || cm > 0 {
+		t.Errorf("fast-path connections: %v with AES-GCM, %v with AES_CM: want Chromium on AES-GCM (Chalk's own sender)", gcm256+gcm128, cm)
+	}
 
 	bobID, err := eval[string](bob, `window.chalk.state().participantId`)
 	if err != nil || bobID == "" {
