@@ -33,12 +33,8 @@ func TestDTLSInternalsStillThere(t *testing.T) {
 
 	// And on a live connection it yields the DTLS connection and a context.
 	s := newTestSFU(t)
-	var plis atomic.Int32
-	up := fakeUpTrack(s, webrtc.RTPCodecTypeVideo, &plis)
-	var got atomic.Int64
-	p, client := connectSubscriber(t, s, up, "sub", &got)
-	defer client.Close()
-	defer p.Close()
+	f := subscribeCamera(t, s)
+	p := f.peer
 	conn, _, err := dtlsInternals(p.sub.SCTP().Transport())
 	if err != nil || conn == nil {
 		t.Fatalf("dtlsInternals on a connected transport: %v, %v", conn, err)
@@ -57,12 +53,8 @@ func TestDTLSInternalsStillThere(t *testing.T) {
 // decrypts it (the Pion client counts only packets it could decrypt): packets, NACK answers.
 func TestFastPathCarriesSubscriberMedia(t *testing.T) {
 	s := newTestSFU(t)
-	var plis atomic.Int32
-	up := fakeUpTrack(s, webrtc.RTPCodecTypeVideo, &plis)
-	var got atomic.Int64
-	p, client := connectSubscriber(t, s, up, "sub", &got)
-	defer client.Close()
-	defer p.Close()
+	f := subscribeCamera(t, s)
+	up, p, client, got := f.up, f.peer, f.client, &f.got
 	waitFor(t, "the fast path to be on", func() bool { return p.fast.on.Load() && p.fast.pionUp.Load() })
 	// Pion offers AEAD_AES_256_GCM first: our own GCM sender encrypts (srtpgcm.go).
 	if n := testutil.ToFloat64(s.metrics.fastConns.WithLabelValues("SRTP_AEAD_AES_256_GCM")); n != 1 {
@@ -112,12 +104,8 @@ func TestFastPathFallsBackToPion(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	var plis atomic.Int32
-	up := fakeUpTrack(s, webrtc.RTPCodecTypeVideo, &plis)
-	var got atomic.Int64
-	p, client := connectSubscriber(t, s, up, "sub", &got)
-	defer client.Close()
-	defer p.Close()
+	f := subscribeCamera(t, s)
+	up, p, got := f.up, f.peer, &f.got
 	got0 := got.Load()
 	for i := uint16(5000); i < 5050; i++ {
 		up.forward(vp8Packet(i, i == 5000))

@@ -1,23 +1,16 @@
 package sfu
 
 import (
-	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/pion/webrtc/v4"
 )
 
 // A paused track (a moderator turned it off) reaches nobody; resumed, subscribers start again at a
 // keyframe, which is requested at once.
 func TestPausedTrackIsNotForwarded(t *testing.T) {
 	s := newTestSFU(t)
-	var plis atomic.Int32
-	up := fakeUpTrack(s, webrtc.RTPCodecTypeVideo, &plis)
-	var got atomic.Int64
-	p, client := connectSubscriber(t, s, up, "sub", &got)
-	defer client.Close()
-	defer p.Close()
+	f := subscribeCamera(t, s)
+	up, got, plis := f.up, &f.got, &f.plis
 
 	up.SetPaused(true)
 	if !up.Paused() {

@@ -86,6 +86,28 @@ func connectSubscriber(tb testing.TB, s *SFU, up *UpTrack, name string, got *ato
 	return negotiateSubscriber(tb, s, up, name, got, true)
 }
 
+// cameraSubscriber is a fake camera track on s and one Pion subscriber of it, connected; both are
+// closed when the test ends.
+type cameraSubscriber struct {
+	up     *UpTrack
+	plis   atomic.Int32 // keyframe requests the fake publisher got
+	got    atomic.Int64 // packets the subscriber decrypted
+	peer   *Peer
+	client *webrtc.PeerConnection
+}
+
+func subscribeCamera(tb testing.TB, s *SFU) *cameraSubscriber {
+	tb.Helper()
+	f := &cameraSubscriber{}
+	f.up = fakeUpTrack(s, webrtc.RTPCodecTypeVideo, &f.plis)
+	f.peer, f.client = connectSubscriber(tb, s, f.up, "sub", &f.got)
+	tb.Cleanup(func() {
+		f.peer.Close()
+		f.client.Close()
+	})
+	return f
+}
+
 // negotiateSubscriber is connectSubscriber; without feed it returns once the answer is applied,
 // without sending media.
 func negotiateSubscriber(tb testing.TB, s *SFU, up *UpTrack, name string, got *atomic.Int64, feed bool) (*Peer, *webrtc.PeerConnection) {
@@ -178,12 +200,8 @@ func vp8Packet(seq uint16, keyframe bool) *rtp.Packet {
 
 func TestDownTrackWaitsForKeyframe(t *testing.T) {
 	s := newTestSFU(t)
-	var plis atomic.Int32
-	up := fakeUpTrack(s, webrtc.RTPCodecTypeVideo, &plis)
-	var got atomic.Int64
-	p, client := connectSubscriber(t, s, up, "sub", &got)
-	defer client.Close()
-	defer p.Close()
+	f := subscribeCamera(t, s)
+	up := f.up
 
 	// A second subscriber: delta frames alone never reach it; the keyframe after them does.
 	var got2 atomic.Int64
@@ -236,12 +254,8 @@ func TestKeyframeRequestsAreThrottled(t *testing.T) {
 
 func TestPaddingOnlyPacketsAreNotForwarded(t *testing.T) {
 	s := newTestSFU(t)
-	var plis atomic.Int32
-	up := fakeUpTrack(s, webrtc.RTPCodecTypeVideo, &plis)
-	var got atomic.Int64
-	p, client := connectSubscriber(t, s, up, "sub", &got)
-	defer client.Close()
-	defer p.Close()
+	f := subscribeCamera(t, s)
+	up, got := f.up, &f.got
 	// connectSubscriber feeds keyframes until the first arrives; let the rest of them land first.
 	before := got.Load()
 	for settle := time.Now().Add(2 * time.Second); time.Now().Before(settle); {
@@ -338,12 +352,8 @@ func itoa(i int) string {
 
 func TestNACKIsAnsweredFromTheCache(t *testing.T) {
 	s := newTestSFU(t)
-	var plis atomic.Int32
-	up := fakeUpTrack(s, webrtc.RTPCodecTypeVideo, &plis)
-	var got atomic.Int64
-	p, client := connectSubscriber(t, s, up, "sub", &got)
-	defer client.Close()
-	defer p.Close()
+	f := subscribeCamera(t, s)
+	up, client, got := f.up, f.client, &f.got
 
 	// Emulate the reader for packets 3000..3009, losing 3003-3005 on the way to the subscriber: they
 	// are cached but not forwarded. (Resending a packet that did arrive would be an SRTP replay,
