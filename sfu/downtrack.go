@@ -131,6 +131,18 @@ func (d *DownTrack) writeRTP(pkt *rtp.Packet, keyframe bool, at time.Time) {
 		d.needKeyframe.Store(false)
 		opened = true
 	}
+	if n, err := d.sendLocked(b, pkt, at); err == nil && n == 0 && opened {
+		// Pion drops a packet silently (0 bytes, no error) until the subscriber's DTLS is up. A
+		// keyframe dropped that way must not open the gate: the subscriber would start on frames
+		// it cannot decode. Its connection coming up asks for a keyframe again (Peer).
+		d.needKeyframe.Store(true)
+	}
+}
+
+// sendLocked rewrites pkt into d.hdr (and d.buf) for this subscriber and writes it, counting what
+// was sent; n is 0, with no error, when the transport took nothing (not up yet). Called with d.mu
+// held, by writeRTP and by the start from the cache.
+func (d *DownTrack) sendLocked(b *binding, pkt *rtp.Packet, at time.Time) (int, error) {
 	d.hdr = pkt.Header
 	d.hdr.SSRC = b.ssrc
 	d.hdr.PayloadType = b.pt
@@ -141,23 +153,17 @@ func (d *DownTrack) writeRTP(pkt *rtp.Packet, keyframe bool, at time.Time) {
 	n, err := d.write(b, &d.hdr, payload)
 	if err != nil {
 		d.metrics.writeErrors.Inc()
-		return
+		return 0, err
 	}
-	if n == 0 {
-		// Pion drops a packet silently (0 bytes, no error) until the subscriber's DTLS is up. A
-		// keyframe dropped that way must not open the gate: the subscriber would start on frames
-		// it cannot decode. Its connection coming up asks for a keyframe again (Peer).
-		if opened {
-			d.needKeyframe.Store(true)
+	if n > 0 {
+		d.stats.sent(&d.hdr, len(payload), at)
+		d.metrics.packetsForwarded.Inc()
+		d.metrics.bytesForwarded.Add(float64(len(pkt.Payload)))
+		if d.relay {
+			d.metrics.relay.sent(len(pkt.Payload))
 		}
-		return
 	}
-	d.stats.sent(&d.hdr, len(payload), at)
-	d.metrics.packetsForwarded.Inc()
-	d.metrics.bytesForwarded.Add(float64(len(pkt.Payload)))
-	if d.relay {
-		d.metrics.relay.sent(len(pkt.Payload))
-	}
+	return n, nil
 }
 
 // write sends one rewritten packet to the subscriber: through the connection's own SRTP path when

@@ -118,23 +118,6 @@ func (d *DownTrack) send(b *binding, pkt *rtp.Packet, keyframe bool) bool {
 	if !d.admit(pkt, keyframe) {
 		return true
 	}
-	d.hdr = pkt.Header
-	d.hdr.SSRC = b.ssrc
-	d.hdr.PayloadType = b.pt
-	d.hdr.Padding = false
-	d.hdr.Extension = false
-	d.hdr.Extensions = nil
-	payload := d.mun.rewrite(&d.hdr, pkt.Payload, d.buf[:], d.vp8)
-	n, err := d.write(b, &d.hdr, payload)
-	if err != nil {
-		d.metrics.writeErrors.Inc()
-		return true
-	}
-	if n == 0 {
-		return false
-	}
-	d.stats.sent(&d.hdr, len(payload), time.Now())
-	d.metrics.packetsForwarded.Inc()
-	d.metrics.bytesForwarded.Add(float64(len(pkt.Payload)))
-	return true
+	n, err := d.sendLocked(b, pkt, time.Now())
+	return err != nil || n > 0
 }
