@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"github.com/pion/dtls/v3"
-	"github.com/pion/ice/v4"
-	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -127,13 +125,7 @@ func TestFastPathNotOverICETCP(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	m := &webrtc.MediaEngine{}
-	m.RegisterDefaultCodecs()
-	var se webrtc.SettingEngine
-	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeTCP4})
-	tcpAPI := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(se), webrtc.WithInterceptorRegistry(&interceptor.Registry{}))
+	tcpAPI := clientAPI(func(se *webrtc.SettingEngine) { se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeTCP4}) })
 
 	var plis atomic.Int32
 	up := fakeUpTrack(s, webrtc.RTPCodecTypeVideo, &plis)

@@ -13,12 +13,8 @@ import (
 // before would arrive while DTLS is still in progress and be dropped.
 func TestNewSubscriberAsksForKeyframeWhenConnected(t *testing.T) {
 	s := newTestSFU(t)
-	var plis atomic.Int32
-	up := fakeUpTrack(s, webrtc.RTPCodecTypeVideo, &plis)
-	var got atomic.Int64
-	p, client := negotiateSubscriber(t, s, up, "sub", &got, false)
-	defer client.Close()
-	defer p.Close()
+	f := negotiateCamera(t, s)
+	p, plis := f.peer, &f.plis
 	for deadline := time.Now().Add(10 * time.Second); plis.Load() == 0; time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("no keyframe request in 10 s (subscribe connection %s)", p.sub.ConnectionState())
@@ -72,12 +68,8 @@ func TestDroppedKeyframeKeepsTheGateShut(t *testing.T) {
 func TestNewSubscriberStartsFromTheCache(t *testing.T) {
 	keepCachedKeyframes(t)
 	s := newTestSFU(t)
-	var plis atomic.Int32
-	up := fakeUpTrack(s, webrtc.RTPCodecTypeVideo, &plis)
-	var got atomic.Int64
-	p, client := negotiateSubscriber(t, s, up, "sub", &got, false)
-	defer client.Close()
-	defer p.Close()
+	f := negotiateCamera(t, s)
+	up, p, got, plis := f.up, f.peer, &f.got, &f.plis
 	// The publisher's latest keyframe and the frames after it, as the reader sees them, while the
 	// subscriber's connection is still coming up.
 	for seq := uint16(100); seq <= 110; seq++ {

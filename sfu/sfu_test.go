@@ -67,13 +67,18 @@ func (h *handler) UpTrackEnded(*UpTrack)                          {}
 func (h *handler) NegotiationNeeded()                             {}
 func (h *handler) ConnectionState(PC, webrtc.PeerConnectionState) {}
 
-func clientAPI() *webrtc.API {
+// clientAPI makes the test clients' Pion API: loopback UDP, no mDNS, then each of adjust (another
+// network type, other SRTP profiles).
+func clientAPI(adjust ...func(*webrtc.SettingEngine)) *webrtc.API {
 	m := &webrtc.MediaEngine{}
 	m.RegisterDefaultCodecs()
 	var se webrtc.SettingEngine
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	for _, f := range adjust {
+		f(&se)
+	}
 	// No interceptors: the clients' own receive-side allocations would otherwise count in the
 	// forwarding benchmarks, which run in the same process.
 	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(se), webrtc.WithInterceptorRegistry(&interceptor.Registry{}))
@@ -98,9 +103,20 @@ type cameraSubscriber struct {
 
 func subscribeCamera(tb testing.TB, s *SFU) *cameraSubscriber {
 	tb.Helper()
+	return newCameraSubscriber(tb, s, true)
+}
+
+// negotiateCamera is subscribeCamera returning once the answer is applied, before any media.
+func negotiateCamera(tb testing.TB, s *SFU) *cameraSubscriber {
+	tb.Helper()
+	return newCameraSubscriber(tb, s, false)
+}
+
+func newCameraSubscriber(tb testing.TB, s *SFU, feed bool) *cameraSubscriber {
+	tb.Helper()
 	f := &cameraSubscriber{}
 	f.up = fakeUpTrack(s, webrtc.RTPCodecTypeVideo, &f.plis)
-	f.peer, f.client = connectSubscriber(tb, s, f.up, "sub", &f.got)
+	f.peer, f.client = negotiateSubscriber(tb, s, f.up, "sub", &f.got, feed)
 	tb.Cleanup(func() {
 		f.peer.Close()
 		f.client.Close()

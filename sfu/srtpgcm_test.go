@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"github.com/pion/dtls/v3"
-	"github.com/pion/ice/v4"
-	"github.com/pion/interceptor"
 	"github.com/pion/rtp"
 	"github.com/pion/srtp/v3"
 	"github.com/pion/webrtc/v4"
@@ -314,16 +312,7 @@ func TestFastPathSRTPProfiles(t *testing.T) {
 	} {
 		t.Run(tc.label, func(t *testing.T) {
 			s := newTestSFU(t)
-			m := &webrtc.MediaEngine{}
-			if err := m.RegisterDefaultCodecs(); err != nil {
-				t.Fatal(err)
-			}
-			var se webrtc.SettingEngine
-			se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-			se.SetIncludeLoopbackCandidate(true)
-			se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-			se.SetSRTPProtectionProfiles(tc.offer)
-			api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(se), webrtc.WithInterceptorRegistry(&interceptor.Registry{}))
+			api := clientAPI(func(se *webrtc.SettingEngine) { se.SetSRTPProtectionProfiles(tc.offer) })
 
 			var plis atomic.Int32
 			up := fakeUpTrack(s, webrtc.RTPCodecTypeVideo, &plis)
