@@ -2,7 +2,9 @@ package signaling
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"hash/fnv"
 	"slices"
 	"strings"
 	"sync"
@@ -328,10 +330,15 @@ type pollTally struct {
 
 	mu    sync.Mutex
 	dirty map[string]bool // polls voted on since the last flush
+
+	// sent: per poll, a hash of the last results sent (touched by run's goroutine only). A vote's
+	// event can arrive after a read that already counted it; the flush it causes reads the same
+	// results, and sending them again would tell the instructors nothing.
+	sent map[string]uint64
 }
 
 func (h *Hub) startPollTally(ctx context.Context, room string) *pollTally {
-	t := &pollTally{h: h, room: room, kick: make(chan struct{}, 1), dirty: make(map[string]bool)}
+	t := &pollTally{h: h, room: room, kick: make(chan struct{}, 1), dirty: make(map[string]bool), sent: make(map[string]uint64)}
 	go t.run(ctx)
 	return t
 }
@@ -387,17 +394,40 @@ func (t *pollTally) flush(ctx context.Context) {
 		rctx, cancel := context.WithTimeout(ctx, storeTimeout)
 		st, err := t.h.cfg.Store.Poll(rctx, t.room, id, rooms.PollRead{Votes: true})
 		cancel()
+		if errors.Is(err, rooms.ErrNotFound) {
+			delete(t.sent, id)
+			continue
+		}
 		if err != nil {
-			if ctx.Err() == nil && !errors.Is(err, rooms.ErrNotFound) {
+			if ctx.Err() == nil {
 				t.h.log.Error("read poll results", "room", t.room, "poll", id, "err", err)
 			}
 			continue
 		}
 		if st.Closed {
+			delete(t.sent, id)
 			continue // poll_closed carries the final results
+		}
+		if h, ok := resultsHash(st.Results); ok {
+			if prev, seen := t.sent[id]; seen && prev == h {
+				continue // unchanged since the last poll_results from this node
+			}
+			t.sent[id] = h
 		}
 		for _, s := range sessions {
 			s.mbox.post(func() { s.onPollResults(st) })
 		}
 	}
+}
+
+// resultsHash fingerprints results (counts, voters, each vote with its time); ok is false if they
+// cannot be encoded, and then they are sent regardless.
+func resultsHash(r rooms.PollResults) (uint64, bool) {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return 0, false
+	}
+	h := fnv.New64a()
+	h.Write(b)
+	return h.Sum64(), true
 }
